@@ -1,0 +1,91 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { betterAuth, type BetterAuthOptions } from 'better-auth';
+import { getMigrations } from 'better-auth/db/migration';
+import { toNodeHandler } from 'better-auth/node';
+import { jwt } from 'better-auth/plugins';
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+
+/** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
+export const AUTH_BASE_PATH = '/api/auth';
+/** Lifetime of the JWTs `/api/auth/token` issues. */
+export const JWT_LIFETIME = '15m';
+/**
+ * Without trusted proxies, the rate limiter keys on the socket's address, passed in this header
+ * (set by the server, never taken from the client) because Better Auth only reads headers.
+ */
+const SOCKET_IP_HEADER = 'x-taskgraph-socket-ip';
+
+/** The claims a Better Auth JWT carries for this API, besides the registered ones. */
+export interface TokenClaims {
+  email: string;
+  name: string | null;
+}
+
+function options(config: Config, pool: pg.Pool, logger: Logger) {
+  const origin = new URL(config.auth.baseUrl).origin;
+  const authLogger = logger.child({ component: 'better-auth' });
+  return {
+    appName: 'taskgraph',
+    baseURL: config.auth.baseUrl,
+    basePath: AUTH_BASE_PATH,
+    secret: config.auth.secret,
+    database: pool,
+    trustedOrigins: config.auth.trustedOrigins,
+    emailAndPassword: { enabled: true, minPasswordLength: 8, maxPasswordLength: 128 },
+    telemetry: { enabled: false },
+    logger: {
+      // 'info' (not warn/error) also keeps Better Auth from printing refused requests with
+      // console.error; its info lines are chatty, so they go to pino's debug level.
+      level: 'info',
+      log: (level, message, ...args) => authLogger[level === 'info' ? 'debug' : level]({ args }, message),
+    },
+    advanced: {
+      // Explicit, so that the check also runs when NODE_ENV=test (Better Auth skips it there by default).
+      disableOriginCheck: false,
+      ipAddress:
+        config.auth.trustedProxies.length > 0
+          ? { ipAddressHeaders: ['x-forwarded-for'], trustedProxies: config.auth.trustedProxies }
+          : { ipAddressHeaders: [SOCKET_IP_HEADER] },
+    },
+    plugins: [
+      jwt({
+        jwks: { keyPairConfig: { alg: 'EdDSA', crv: 'Ed25519' } },
+        jwt: {
+          issuer: origin,
+          audience: origin,
+          expirationTime: JWT_LIFETIME,
+          // The default payload is the whole user row; the API needs only these.
+          definePayload: ({ user }): TokenClaims => ({ email: user.email, name: user.name || null }),
+        },
+      }),
+    ],
+  } satisfies BetterAuthOptions;
+}
+
+export function createAuth(config: Config, pool: pg.Pool, logger: Logger) {
+  return betterAuth(options(config, pool, logger));
+}
+export type Auth = ReturnType<typeof createAuth>;
+
+/**
+ * Creates Better Auth's tables (idempotent) and its first signing key. The key is otherwise made
+ * lazily on the first token request, where concurrent first requests could each create one.
+ */
+export async function prepareAuth(auth: Auth): Promise<void> {
+  const { runMigrations } = await getMigrations(auth.options);
+  await runMigrations();
+  await auth.api.getJwks();
+}
+
+/** Node handler for everything under `/api/auth`. */
+export function authHandler(auth: Auth, config: Config) {
+  const handle = toNodeHandler(auth);
+  const fromSocket = config.auth.trustedProxies.length === 0;
+  return (req: IncomingMessage, res: ServerResponse) => {
+    delete req.headers[SOCKET_IP_HEADER];
+    if (fromSocket && req.socket.remoteAddress) req.headers[SOCKET_IP_HEADER] = req.socket.remoteAddress;
+    return handle(req, res);
+  };
+}

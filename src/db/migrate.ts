@@ -1,0 +1,41 @@
+/**
+ * `npm run db:migrate`: applies Better Auth's and this project's migrations to the configured
+ * database (DATABASE_URL, or the embedded cluster) and exits. The server also does this at start.
+ * `npm run db:migration:create -- name` writes a new, blank MikroORM migration into
+ * src/db/migrations. Migrations are written by hand in SQL: the indexes, foreign key and checks
+ * they create are tuned to the queries and are not described by the entity, so a generated
+ * schema diff would try to drop them.
+ */
+import { createAuth } from '../auth/auth.ts';
+import { ConfigError, loadConfig } from '../config.ts';
+import { createLogger } from '../logger.ts';
+import { createPool, migrate, openDatabase } from './database.ts';
+import { EmbeddedPostgresError } from './embedded.ts';
+import { createOrm } from './orm.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig((message) => console.warn(`warning: ${message}`));
+  const logger = createLogger({ ...config, nodeEnv: 'production' });
+  const database = await openDatabase(config, logger);
+  const pool = createPool(database.url, 2, logger);
+  const orm = await createOrm(database.url);
+  try {
+    await migrate(pool, createAuth(config, pool, logger), orm);
+    if (process.argv[2] === '--create') {
+      const result = await orm.migrator.create(undefined, true, false, process.argv[3]);
+      console.log(`created src/db/migrations/${result.fileName}: write its SQL, then add it to src/db/migrations/index.ts`);
+    } else {
+      const executed = await orm.migrator.getExecuted();
+      console.log(`migrations applied: ${executed.map((m) => m.name).join(', ') || 'none'}`);
+    }
+  } finally {
+    await orm.close();
+    await pool.end();
+    await database.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError || err instanceof EmbeddedPostgresError ? err.message : err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,32 @@
+import { Migration } from '@mikro-orm/migrations';
+
+/**
+ * The task table. Runs after Better Auth's own migrations, which create `"user"`.
+ * Indexes lead with owner_id and follow each TaskOrder with a unique tie-breaker (id), so a
+ * viewer's page in any order is one index range scan.
+ */
+export class Migration20261121000000_create_task extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table "task" (
+        "id" uuid primary key,
+        "owner_id" text not null references "user" ("id") on delete cascade,
+        "title" varchar(200) not null,
+        "description" text null,
+        "completed" boolean not null default false,
+        "priority" smallint not null default 1 check ("priority" between 0 and 2),
+        "due_at" timestamptz null,
+        "created_at" timestamptz not null,
+        "updated_at" timestamptz not null
+      )`);
+    this.addSql(`create index "task_owner_created_idx" on "task" ("owner_id", "created_at" desc, "id" desc)`);
+    this.addSql(`create index "task_owner_due_idx" on "task" ("owner_id", "due_at" asc nulls last, "id" asc)`);
+    this.addSql(
+      `create index "task_owner_priority_idx" on "task" ("owner_id", "priority" desc, "created_at" desc, "id" desc)`,
+    );
+  }
+
+  override down(): void {
+    this.addSql(`drop table if exists "task"`);
+  }
+}

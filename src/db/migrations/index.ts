@@ -1,0 +1,11 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261121000000_create_task } from './Migration20261121000000_create_task.ts';
+
+/**
+ * Every migration, in order. Listed explicitly rather than discovered by glob so that the same
+ * list runs under Node's type stripping, Jest and a bundle alike. `npm run db:migration:create`
+ * writes a new file here; add it to this list.
+ */
+export const migrations: MigrationObject[] = [
+  { name: 'Migration20261121000000_create_task', class: Migration20261121000000_create_task },
+];

@@ -1,0 +1,36 @@
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { TaskSchema } from '../tasks/task.entity.ts';
+import { migrations } from './migrations/index.ts';
+
+/** Tables Better Auth creates and owns; MikroORM's schema tools must leave them alone. */
+export const betterAuthTables = ['user', 'session', 'account', 'verification', 'jwks'];
+
+export function ormOptions(databaseUrl: string): Options {
+  return {
+    entities: [TaskSchema],
+    clientUrl: databaseUrl,
+    // MikroORM parses clientUrl into host/user/database and drops query parameters such as
+    // `sslmode`; pg's own parsing of the same URL keeps TLS settings identical to Better Auth's pool.
+    driverOptions: { connectionString: databaseUrl },
+    pool: { min: 0, max: 10 },
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: migrations,
+      pathTs: 'src/db/migrations',
+      path: 'src/db/migrations',
+      emit: 'ts',
+      snapshot: false,
+      snapshotOnMigrate: false,
+      silent: true,
+    },
+    schemaGenerator: { skipTables: betterAuthTables },
+    // Each request forks its own EntityManager; using the global one is a bug.
+    allowGlobalContext: false,
+    debug: false,
+  };
+}
+
+export async function createOrm(databaseUrl: string): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(databaseUrl));
+}
