@@ -1,0 +1,65 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, parseConfig, secretWeakness } from '../src/config.ts';
+
+const strongSecret = 'q8Zt3kV0pX2mR7wL9yB4nC6hJ1sD5fG8aE0uI3oK7cM=';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('refuses production without BETTER_AUTH_SECRET and BETTER_AUTH_URL, naming both', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toEqual([
+      expect.stringContaining('BETTER_AUTH_SECRET: required in production'),
+      expect.stringContaining('BETTER_AUTH_URL: required in production'),
+    ]);
+  });
+
+  it('refuses a short or patterned secret in production', () => {
+    const env = { NODE_ENV: 'production', BETTER_AUTH_URL: 'https://api.example.com' };
+    expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'too-short' })).toEqual([
+      expect.stringMatching(/^BETTER_AUTH_SECRET: is 9 characters long/),
+    ]);
+    expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'a'.repeat(64) })).toEqual([
+      expect.stringMatching(/^BETTER_AUTH_SECRET: does not look random enough/),
+    ]);
+    expect(problemsOf({ ...env, BETTER_AUTH_SECRET: strongSecret })).toEqual([]);
+  });
+
+  it('accepts the output of `openssl rand -base64 32` and of `openssl rand -hex 32`', () => {
+    expect(secretWeakness(strongSecret)).toBeUndefined();
+    expect(secretWeakness('4f1c9a0b7e3d2c6f8a1b0e9d7c5a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a')).toBeUndefined();
+  });
+
+  it('reports every invalid variable at once', () => {
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'DATABASE_URL', 'LOG_LEVEL']);
+  });
+
+  it('needs no secret in development when a generator is given, and treats empty variables as unset', () => {
+    const config = parseConfig({ DATABASE_URL: '', PORT: '' }, () => 'generated');
+    expect(config.auth.secret).toBe('generated');
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.port).toBe(4000);
+    expect(config.auth.baseUrl).toBe('http://localhost:4000');
+    expect(config.graphql.introspection).toBe(true);
+  });
+
+  it('keeps TLS settings of DATABASE_URL, as hosted PostgreSQL needs', () => {
+    const url = 'postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db?sslmode=require';
+    expect(parseConfig({ DATABASE_URL: url }, () => 's').databaseUrl).toBe(url);
+  });
+
+  it('turns introspection off in production unless enabled', () => {
+    const env = { NODE_ENV: 'production', BETTER_AUTH_URL: 'https://api.example.com', BETTER_AUTH_SECRET: strongSecret };
+    expect(parseConfig(env).graphql.introspection).toBe(false);
+    expect(parseConfig({ ...env, GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
+  });
+});

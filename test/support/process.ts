@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../src/config.ts';
+
+/** A folder the embedded PostgreSQL (running as the `postgres` user under root) can use. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'taskgraph-data-'));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the server's base URL once it logs that it is listening. */
+  ready: Promise<string>;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Runs the real entry point, `node src/index.ts`, as `npm start` does, with `env` on top of a
+ * clean environment (no DATABASE_URL inherited from the test run unless given).
+ */
+export function runServer(env: Record<string, string>): ServerProcess {
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['src/index.ts'], {
+    cwd: projectRoot,
+    env: { ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /GraphQL API: (http:\/\/\S+)\/graphql/.exec(out);
+      if (match) resolve(match[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`server exited with ${code} before it was ready:\n${out}`)));
+  });
+  ready.catch(() => {});
+  return { child, output: () => out, ready, exited };
+}

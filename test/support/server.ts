@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createApp, type App } from '../../src/app.ts';
+import { parseConfig, type Config } from '../../src/config.ts';
+import { freePort } from '../../src/db/embedded.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export interface TestServer {
+  url: string;
+  graphqlUrl: string;
+  app: App;
+  config: Config;
+  database: TestDatabase;
+  /** Every log line the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots the real app (createApp, as `npm start` does) on a free port, against a database of its
+ * own. `env` adds to or overrides the environment the config is parsed from.
+ */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const port = await freePort();
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: database.url,
+    BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
+    BETTER_AUTH_URL: `http://localhost:${port}`,
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  let app: App;
+  try {
+    app = await createApp(config, { logger: pino({ level: config.logLevel }, sink) });
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+  return {
+    url: app.url,
+    graphqlUrl: `${app.url}/graphql`,
+    app,
+    config,
+    database,
+    logs,
+    stop: async () => {
+      await app.stop();
+      await database.drop();
+    },
+  };
+}
