@@ -1,13 +1,17 @@
 // @ts-check
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
+import graphqlPlugin from '@graphql-eslint/eslint-plugin';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['node_modules/', '.data/', 'coverage/', 'src/graphql/generated/', 'test/generated/', 'bench/results/'] },
-  js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
   {
+    // JS/TS rules only for code files: they must not run on the GraphQL files below. (defineConfig
+    // intersects `files`, so typescript-eslint's TS-only parts stay TS-only.)
+    files: ['**/*.{js,mjs,cjs,ts,mts,cts}'],
+    extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       globals: globals.node,
       parserOptions: { projectService: { allowDefaultProject: ['*.js', 'src/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
@@ -30,5 +34,48 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // GraphQL parser for the schema and the client operations. The schema is split across files
+    // (base.graphql holds directives, scalars and roots; the others `extend type Query/Mutation`),
+    // so the schema-aware rules load all of them. graphql-eslint keeps the first graphQLConfig it
+    // sees for the whole run, so both file sets share this one; paths are relative to the cwd
+    // (the repository root under `npm run lint`), as in codegen.ts.
+    files: ['schema/*.graphql', 'test/operations/*.graphql'],
+    languageOptions: {
+      parser: graphqlPlugin.parser,
+      parserOptions: { graphQLConfig: { schema: 'schema/*.graphql', documents: 'test/operations/*.graphql' } },
+    },
+    plugins: { '@graphql-eslint': graphqlPlugin },
+  },
+  {
+    files: ['schema/*.graphql'],
+    rules: {
+      ...graphqlPlugin.configs['flat/schema-recommended'].rules,
+      // Every definition needs a description. FieldDefinition also covers the root fields: in
+      // graphql-eslint 4.4.1 `rootField` alone matches nothing once there are several root types.
+      '@graphql-eslint/require-description': [
+        'error',
+        {
+          types: true,
+          rootField: true,
+          FieldDefinition: true,
+          InputValueDefinition: true,
+          EnumValueDefinition: true,
+          DirectiveDefinition: true,
+        },
+      ],
+      // Entity types (Task, User) keep the rule; the cursor-pagination wrappers PageInfo, *Connection
+      // and *Edge are not entities and have no id in the fixed schema contract.
+      '@graphql-eslint/strict-id-in-types': [
+        'error',
+        { acceptedIdNames: ['id'], acceptedIdTypes: ['ID'], exceptions: { types: ['PageInfo'], suffixes: ['Connection', 'Edge'] } },
+      ],
+    },
+  },
+  {
+    // Client operations (codegen documents for the tests), checked against the schema.
+    files: ['test/operations/*.graphql'],
+    rules: graphqlPlugin.configs['flat/operations-recommended'].rules,
   },
 );

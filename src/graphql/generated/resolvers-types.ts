@@ -1,0 +1,399 @@
+import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
+import type { TaskRecord, TaskPage, TaskEdgeRecord } from '../../tasks/task.model.ts';
+import type { UserRecord } from '../../users/user.model.ts';
+import type { Context } from '../context.ts';
+export type Maybe<T> = T | null;
+export type InputMaybe<T> = Maybe<T>;
+export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
+/** All built-in and custom scalars, mapped to their actual values */
+export type Scalars = {
+  ID: { input: string; output: string; }
+  String: { input: string; output: string; }
+  Boolean: { input: boolean; output: boolean; }
+  Int: { input: number; output: number; }
+  Float: { input: number; output: number; }
+  /** A date and time with a UTC offset, as an RFC 3339 string, e.g. `2026-11-21T09:30:00.000Z`. */
+  DateTime: { input: Date; output: Date | string; }
+};
+
+/** The fields of a new task. */
+export type CreateTaskInput = {
+  /** Longer notes: up to 10,000 characters; no control characters except tab and newline. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** When the task is due. */
+  dueAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** How important the task is. */
+  priority?: InputMaybe<TaskPriority>;
+  /** Short summary: 1 to 200 characters after trimming; no control characters except tab and newline. */
+  title: Scalars['String']['input'];
+};
+
+/** The write entry points of the API. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Creates a task owned by the signed-in user. */
+  createTask: Task;
+  /** Deletes one of the signed-in user's tasks and returns its id. Errors as for `Query.task`. */
+  deleteTask: Scalars['ID']['output'];
+  /** Changes one of the signed-in user's tasks. Errors as for `Query.task`; nothing changes on error. */
+  updateTask: Task;
+};
+
+
+/** The write entry points of the API. */
+export type MutationCreateTaskArgs = {
+  input: CreateTaskInput;
+};
+
+
+/** The write entry points of the API. */
+export type MutationDeleteTaskArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The write entry points of the API. */
+export type MutationUpdateTaskArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateTaskInput;
+};
+
+/** Where a page of a list sits in the whole list, for cursor pagination. */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  /** Cursor of the last item of the page; null when the page is empty. */
+  endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether more items follow this page: pass `endCursor` as `after` to get them. */
+  hasNextPage: Scalars['Boolean']['output'];
+  /** Whether items precede this page (true when the page was requested with `after`). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** Cursor of the first item of the page; null when the page is empty. */
+  startCursor?: Maybe<Scalars['String']['output']>;
+};
+
+/** The read entry points of the API. */
+export type Query = {
+  __typename?: 'Query';
+  /** The signed-in user. */
+  me: User;
+  /** The version of this server. Needs no sign-in; useful to check that the endpoint is reachable. */
+  serverVersion: Scalars['String']['output'];
+  /**
+   * One of the signed-in user's tasks. Errors: `NOT_FOUND` when no task has this id, `FORBIDDEN`
+   * when the task belongs to someone else, `BAD_USER_INPUT` when the id is not a task id.
+   */
+  task?: Maybe<Task>;
+  /** The signed-in user's tasks, a page at a time (cursor pagination). */
+  tasks: TaskConnection;
+};
+
+
+/** The read entry points of the API. */
+export type QueryTaskArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The read entry points of the API. */
+export type QueryTasksArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<TaskFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<TaskOrder>;
+};
+
+/** Something a user has to do. Only its owner can see or change it. */
+export type Task = {
+  __typename?: 'Task';
+  /** Whether the task is done. */
+  completed: Scalars['Boolean']['output'];
+  /** When the task was created. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Longer notes: up to 10,000 characters. */
+  description?: Maybe<Scalars['String']['output']>;
+  /** When the task is due, if it has a due date. */
+  dueAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The task's id, a UUID (version 7, so ids sort by creation time). */
+  id: Scalars['ID']['output'];
+  /** The user the task belongs to: always the signed-in user. */
+  owner: User;
+  /** How important the task is. */
+  priority: TaskPriority;
+  /** Short summary: 1 to 200 characters, trimmed. */
+  title: Scalars['String']['output'];
+  /** When the task was last changed. */
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** A page of the signed-in user's tasks. */
+export type TaskConnection = {
+  __typename?: 'TaskConnection';
+  /** The tasks of the page with their cursors. */
+  edges: Array<TaskEdge>;
+  /** The tasks of the page, without cursors. */
+  nodes: Array<Task>;
+  /** Where the page sits in the whole list. */
+  pageInfo: PageInfo;
+  /** How many tasks match the filter, over all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A task in a page, with the cursor that points at it. */
+export type TaskEdge = {
+  __typename?: 'TaskEdge';
+  /** Opaque cursor: pass it as `after` to get the tasks that follow this one in the same order. */
+  cursor: Scalars['String']['output'];
+  /** The task. */
+  node: Task;
+};
+
+/** Narrows a task list. All given conditions must hold. */
+export type TaskFilter = {
+  /** Only done (true) or only open (false) tasks. */
+  completed?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Only tasks due after this time (tasks without a due date are left out). */
+  dueAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only tasks due before this time (tasks without a due date are left out). */
+  dueBefore?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only tasks of this priority. */
+  priority?: InputMaybe<TaskPriority>;
+  /** Only tasks whose title or description contains this text, ignoring case (up to 200 characters). */
+  search?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The order of a task list. Ties are broken by id, so every order is total and stable. */
+export type TaskOrder =
+  /** Oldest first. */
+  | 'CREATED_AT_ASC'
+  /** Newest first. */
+  | 'CREATED_AT_DESC'
+  /** Soonest due first; tasks without a due date last. */
+  | 'DUE_AT_ASC'
+  /** HIGH first, then MEDIUM, then LOW; newest first within a priority. */
+  | 'PRIORITY_DESC';
+
+/** How important a task is. */
+export type TaskPriority =
+  /** Do it first. */
+  | 'HIGH'
+  /** Can wait. */
+  | 'LOW'
+  /** The default. */
+  | 'MEDIUM';
+
+/**
+ * Changes to a task. Omitted fields stay as they are; `description` and `dueAt` can be cleared
+ * with null, the other fields cannot be null.
+ */
+export type UpdateTaskInput = {
+  /** Mark the task done or not done. */
+  completed?: InputMaybe<Scalars['Boolean']['input']>;
+  /** New notes, or null to remove them. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** New due date, or null to remove it. */
+  dueAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** New priority. */
+  priority?: InputMaybe<TaskPriority>;
+  /** New title: 1 to 200 characters after trimming. */
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A person with an account, as Better Auth knows them. */
+export type User = {
+  __typename?: 'User';
+  /** The email address the user signed up with. */
+  email: Scalars['String']['output'];
+  /** The user's id (Better Auth's user id). */
+  id: Scalars['ID']['output'];
+  /** The display name given at sign-up, if any. */
+  name?: Maybe<Scalars['String']['output']>;
+};
+
+
+
+export type ResolverTypeWrapper<T> = T | Promise<T>;
+
+
+export type ResolverWithResolve<TResult, TParent, TContext, TArgs> = {
+  resolve: ResolverFn<TResult, TParent, TContext, TArgs>;
+};
+export type Resolver<TResult, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>, TArgs = Record<PropertyKey, never>> = ResolverFn<TResult, TParent, TContext, TArgs> | ResolverWithResolve<TResult, TParent, TContext, TArgs>;
+
+export type ResolverFn<TResult, TParent, TContext, TArgs> = (
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => Promise<TResult> | TResult;
+
+export type SubscriptionSubscribeFn<TResult, TParent, TContext, TArgs> = (
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => AsyncIterable<TResult> | Promise<AsyncIterable<TResult>>;
+
+export type SubscriptionResolveFn<TResult, TParent, TContext, TArgs> = (
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => TResult | Promise<TResult>;
+
+export interface SubscriptionSubscriberObject<TResult, TKey extends string, TParent, TContext, TArgs> {
+  subscribe: SubscriptionSubscribeFn<{ [key in TKey]: TResult }, TParent, TContext, TArgs>;
+  resolve?: SubscriptionResolveFn<TResult, { [key in TKey]: TResult }, TContext, TArgs>;
+}
+
+export interface SubscriptionResolverObject<TResult, TParent, TContext, TArgs> {
+  subscribe: SubscriptionSubscribeFn<any, TParent, TContext, TArgs>;
+  resolve: SubscriptionResolveFn<TResult, any, TContext, TArgs>;
+}
+
+export type SubscriptionObject<TResult, TKey extends string, TParent, TContext, TArgs> =
+  | SubscriptionSubscriberObject<TResult, TKey, TParent, TContext, TArgs>
+  | SubscriptionResolverObject<TResult, TParent, TContext, TArgs>;
+
+export type SubscriptionResolver<TResult, TKey extends string, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>, TArgs = Record<PropertyKey, never>> =
+  | ((...args: any[]) => SubscriptionObject<TResult, TKey, TParent, TContext, TArgs>)
+  | SubscriptionObject<TResult, TKey, TParent, TContext, TArgs>;
+
+export type TypeResolveFn<TTypes, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>> = (
+  parent: TParent,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => Maybe<TTypes> | Promise<Maybe<TTypes>>;
+
+export type IsTypeOfResolverFn<T = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>> = (obj: T, context: TContext, info: GraphQLResolveInfo) => boolean | Promise<boolean>;
+
+export type NextResolverFn<T> = () => Promise<T>;
+
+export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>, TArgs = Record<PropertyKey, never>> = (
+  next: NextResolverFn<TResult>,
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => TResult | Promise<TResult>;
+
+
+
+
+
+/** Mapping between all available schema types and the resolvers types */
+export type ResolversTypes = {
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CreateTaskInput: CreateTaskInput;
+  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Task: ResolverTypeWrapper<TaskRecord>;
+  TaskConnection: ResolverTypeWrapper<TaskPage>;
+  TaskEdge: ResolverTypeWrapper<TaskEdgeRecord>;
+  TaskFilter: TaskFilter;
+  TaskOrder: TaskOrder;
+  TaskPriority: TaskPriority;
+  UpdateTaskInput: UpdateTaskInput;
+  User: ResolverTypeWrapper<UserRecord>;
+};
+
+/** Mapping between all available schema types and the resolvers parents */
+export type ResolversParentTypes = {
+  Boolean: Scalars['Boolean']['output'];
+  CreateTaskInput: CreateTaskInput;
+  DateTime: Scalars['DateTime']['output'];
+  ID: Scalars['ID']['output'];
+  Int: Scalars['Int']['output'];
+  Mutation: Record<PropertyKey, never>;
+  PageInfo: PageInfo;
+  Query: Record<PropertyKey, never>;
+  String: Scalars['String']['output'];
+  Task: TaskRecord;
+  TaskConnection: TaskPage;
+  TaskEdge: TaskEdgeRecord;
+  TaskFilter: TaskFilter;
+  UpdateTaskInput: UpdateTaskInput;
+  User: UserRecord;
+};
+
+export type AuthDirectiveArgs = { };
+
+export type AuthDirectiveResolver<Result, Parent, ContextType = Context, Args = AuthDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type PublicDirectiveArgs = { };
+
+export type PublicDirectiveResolver<Result, Parent, ContextType = Context, Args = PublicDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
+  name: 'DateTime';
+}
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  createTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationCreateTaskArgs, 'input'>>;
+  deleteTask?: Resolver<ResolversTypes['ID'], ParentType, ContextType, RequireFields<MutationDeleteTaskArgs, 'id'>>;
+  updateTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationUpdateTaskArgs, 'id' | 'input'>>;
+};
+
+export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  serverVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTaskArgs, 'id'>>;
+  tasks?: Resolver<ResolversTypes['TaskConnection'], ParentType, ContextType, RequireFields<QueryTasksArgs, 'first' | 'orderBy'>>;
+};
+
+export type TaskResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Task'] = ResolversParentTypes['Task']> = {
+  completed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  dueAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  owner?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  priority?: Resolver<ResolversTypes['TaskPriority'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type TaskConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskConnection'] = ResolversParentTypes['TaskConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['TaskEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Task']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type TaskEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskEdge'] = ResolversParentTypes['TaskEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+};
+
+export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type Resolvers<ContextType = Context> = {
+  DateTime?: GraphQLScalarType;
+  Mutation?: MutationResolvers<ContextType>;
+  PageInfo?: PageInfoResolvers<ContextType>;
+  Query?: QueryResolvers<ContextType>;
+  Task?: TaskResolvers<ContextType>;
+  TaskConnection?: TaskConnectionResolvers<ContextType>;
+  TaskEdge?: TaskEdgeResolvers<ContextType>;
+  User?: UserResolvers<ContextType>;
+};
+
+export type DirectiveResolvers<ContextType = Context> = {
+  auth?: AuthDirectiveResolver<any, any, ContextType>;
+  public?: PublicDirectiveResolver<any, any, ContextType>;
+};
