@@ -13,6 +13,10 @@ import { AUTH_BASE_PATH, authHandler, createAuth, type Auth } from './auth/auth.
 import { publicHostname, type Config } from './config.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
+import { betterAuthKeys, createTokenVerifier } from './auth/token-verifier.ts';
+import { createContextFactory, type Context } from './graphql/context.ts';
+import { formatError } from './graphql/errors.ts';
+import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -42,7 +46,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   try {
     const database = await openDatabase(config, logger);
     cleanups.push(() => database.stop());
-    const pool = createPool(database.url, 5, logger);
+    const pool = createPool(database.url, 10, logger);
     cleanups.push(() => pool.end());
     const auth = createAuth(config, pool, logger);
     const orm = await createOrm(database.url);
@@ -83,14 +87,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }
     });
 
-    const apollo = new ApolloServer({
+    const origin = new URL(config.auth.baseUrl).origin;
+    const verifier = createTokenVerifier(betterAuthKeys(auth), { issuer: origin, audience: origin, algorithms: ['EdDSA'] });
+    const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
+      formatError,
+      hideSchemaDetailsFromClientErrors: config.nodeEnv === 'production',
       introspection: config.graphql.introspection,
       // index.ts owns SIGTERM/SIGINT: drain, then close pools, then stop PostgreSQL, in that order.
       stopOnTerminationSignals: false,
       includeStacktraceInErrorResponses: config.nodeEnv === 'development',
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer }),
+        logUnexpectedErrors,
+        unauthenticatedStatus,
         config.graphql.introspection
           ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
           : ApolloServerPluginLandingPageDisabled(),
@@ -100,7 +110,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => apollo.stop());
     // Bearer tokens, not cookies, authenticate /graphql, so any origin may call it (Apollo Sandbox,
     // a frontend on another host); no credentials are shared.
-    app.use('/graphql', cors(), express.json({ limit: '1mb' }), expressMiddleware(apollo));
+    app.use(
+      '/graphql',
+      cors(),
+      express.json({ limit: '1mb' }),
+      expressMiddleware(apollo, { context: createContextFactory({ orm, db: pool, verifier, logger }) }),
+    );
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

@@ -1,12 +1,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import { DateTimeResolver } from 'graphql-scalars';
 import type { GraphQLSchema } from 'graphql';
+import { authDirectiveTransformer } from '../auth/auth.directive.ts';
 import { projectRoot } from '../config.ts';
+import { taskResolvers } from '../tasks/task.resolvers.ts';
+import { userResolvers } from '../users/user.resolvers.ts';
+import type { Resolvers } from './generated/resolvers-types.ts';
 
 export const schemaDir = path.join(projectRoot, 'schema');
 
-/** The SDL of every `schema/*.graphql` file, in name order (base.graphql first). */
+/** The SDL of every `schema/*.graphql` file, base.graphql first. */
 export function loadTypeDefs(): string[] {
   return readdirSync(schemaDir)
     .filter((f) => f.endsWith('.graphql'))
@@ -16,9 +21,17 @@ export function loadTypeDefs(): string[] {
 
 const { version } = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
 
+const baseResolvers: Resolvers = {
+  DateTime: DateTimeResolver,
+  Query: { serverVersion: () => version },
+};
+
+/** The executable schema: SDL + resolvers, with `@auth` applied (and deny-by-default checked). */
 export function buildSchema(): GraphQLSchema {
-  return makeExecutableSchema({
+  const schema = makeExecutableSchema({
     typeDefs: loadTypeDefs(),
-    resolvers: { Query: { serverVersion: () => version } },
+    resolvers: [baseResolvers, userResolvers, taskResolvers],
+    inheritResolversFromInterfaces: true,
   });
+  return authDirectiveTransformer(schema);
 }

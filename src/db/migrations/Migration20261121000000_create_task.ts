@@ -2,6 +2,8 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * The task table. Runs after Better Auth's own migrations, which create `"user"`.
+ * Timestamps keep milliseconds, as JavaScript dates do, so a keyset cursor holds them exactly.
+ * The service validates lengths first; the checks are the last line of defence.
  * Indexes lead with owner_id and follow each TaskOrder with a unique tie-breaker (id), so a
  * viewer's page in any order is one index range scan.
  */
@@ -11,13 +13,13 @@ export class Migration20261121000000_create_task extends Migration {
       create table "task" (
         "id" uuid primary key,
         "owner_id" text not null references "user" ("id") on delete cascade,
-        "title" varchar(200) not null,
-        "description" text null,
+        "title" varchar(200) not null check (char_length(btrim("title")) between 1 and 200),
+        "description" text null check (char_length("description") <= 10000),
         "completed" boolean not null default false,
         "priority" smallint not null default 1 check ("priority" between 0 and 2),
-        "due_at" timestamptz null,
-        "created_at" timestamptz not null,
-        "updated_at" timestamptz not null
+        "due_at" timestamptz(3) null,
+        "created_at" timestamptz(3) not null,
+        "updated_at" timestamptz(3) not null
       )`);
     this.addSql(`create index "task_owner_created_idx" on "task" ("owner_id", "created_at" desc, "id" desc)`);
     this.addSql(`create index "task_owner_due_idx" on "task" ("owner_id", "due_at" asc nulls last, "id" asc)`);

@@ -1,0 +1,44 @@
+import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
+import { defaultFieldResolver, type GraphQLFieldConfig, type GraphQLSchema } from 'graphql';
+import { unauthenticated } from '../graphql/errors.ts';
+import type { Context } from '../graphql/context.ts';
+
+/** Root fields that carry neither `@auth` nor `@public`, as `Type.field`. */
+export function unguardedRootFields(schema: GraphQLSchema): string[] {
+  const unguarded: string[] = [];
+  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    if (!type) continue;
+    for (const field of Object.values(type.getFields())) {
+      const guarded = getDirective(schema, field, 'auth')?.length || getDirective(schema, field, 'public')?.length;
+      if (!guarded) unguarded.push(`${type.name}.${field.name}`);
+    }
+  }
+  return unguarded;
+}
+
+/**
+ * Applies `@auth`: every field marked with it, or belonging to a type marked with it, refuses
+ * anonymous callers with UNAUTHENTICATED before its resolver runs. Deny by default: a root field
+ * with neither `@auth` nor `@public` stops the server from starting.
+ */
+export function authDirectiveTransformer(schema: GraphQLSchema): GraphQLSchema {
+  const unguarded = unguardedRootFields(schema);
+  if (unguarded.length > 0) {
+    throw new Error(`Root fields without @auth or @public (add one to each): ${unguarded.join(', ')}`);
+  }
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_FIELD]: (fieldConfig: GraphQLFieldConfig<unknown, Context>, _fieldName, typeName) => {
+      const type = schema.getType(typeName);
+      const required = getDirective(schema, fieldConfig, 'auth')?.length || (type && getDirective(schema, type, 'auth')?.length);
+      if (!required) return fieldConfig;
+      const resolve = fieldConfig.resolve ?? defaultFieldResolver;
+      return {
+        ...fieldConfig,
+        resolve: (source, args, context: Context, info) => {
+          if (!context.viewer) throw unauthenticated();
+          return resolve(source, args, context, info);
+        },
+      };
+    },
+  });
+}

@@ -1,0 +1,65 @@
+import type { IncomingMessage } from 'node:http';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type pg from 'pg';
+import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
+import type { Viewer } from '../auth/viewer.ts';
+import type { Logger } from '../logger.ts';
+import { TaskRepository } from '../tasks/task.repository.ts';
+import { TaskService } from '../tasks/task.service.ts';
+import { UserService } from '../users/user.service.ts';
+import { invalidToken } from './errors.ts';
+
+/** What every resolver receives; built once per request. */
+export interface Context {
+  requestId: string;
+  logger: Logger;
+  /** The signed-in caller, or null for an anonymous request. */
+  viewer: Viewer | null;
+  tasks: TaskService;
+  users: UserService;
+}
+
+export interface ContextDeps {
+  orm: MikroORM;
+  db: pg.Pool;
+  verifier: TokenVerifier;
+  logger: Logger;
+}
+
+/** Longer than any token this API issues; longer ones are refused before any parsing. */
+const MAX_TOKEN_LENGTH = 4096;
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * The viewer from `Authorization: Bearer <jwt>`. No header: anonymous (the @auth directive and
+ * services decide what that may do). A header that is not an acceptable bearer token: the whole
+ * request is refused with 401.
+ */
+export async function authenticate(header: string | undefined, verifier: TokenVerifier): Promise<Viewer | null> {
+  if (header === undefined || header === '') return null;
+  const token = BEARER.exec(header)?.[1];
+  if (!token || token.length > MAX_TOKEN_LENGTH) throw invalidToken(false);
+  try {
+    return await verifier.verify(token);
+  } catch (err) {
+    throw invalidToken(err instanceof TokenRejected && err.expired);
+  }
+}
+
+export function createContextFactory(deps: ContextDeps) {
+  return async ({ req }: { req: IncomingMessage }): Promise<Context> => {
+    // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
+    const requestId = typeof req.id === 'string' ? req.id : '';
+    const viewer = await authenticate(req.headers.authorization, deps.verifier);
+    // One EntityManager per request: its identity map and unit of work are this request's alone.
+    const em = deps.orm.em.fork();
+    if (viewer) em.setFilterParams('owner', { id: viewer.id });
+    return {
+      requestId,
+      logger: deps.logger.child({ requestId }),
+      viewer,
+      tasks: new TaskService(new TaskRepository(deps.db, em), viewer),
+      users: new UserService(deps.db, viewer),
+    };
+  };
+}

@@ -1,0 +1,22 @@
+import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
+import { priorityName } from './task.model.ts';
+
+/** Thin: read the arguments, call the service, return. Rules live in TaskService. */
+export const taskResolvers: Resolvers = {
+  Query: {
+    task: (_parent, { id }, { tasks }) => tasks.get(id),
+    tasks: (_parent, args, { tasks }) => tasks.list(args),
+  },
+  Mutation: {
+    createTask: (_parent, { input }, { tasks }) => tasks.create(input),
+    updateTask: (_parent, { id, input }, { tasks }) => tasks.update(id, input),
+    deleteTask: (_parent, { id }, { tasks }) => tasks.delete(id),
+  },
+  Task: {
+    priority: (task) => priorityName(task.priority),
+    owner: (_task, _args, { users }) => users.me(),
+  },
+  TaskConnection: {
+    totalCount: (page) => page.totalCount(),
+  },
+};

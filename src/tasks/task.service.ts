@@ -1,0 +1,112 @@
+import type { Viewer } from '../auth/viewer.ts';
+import { badUserInput, forbidden, notFound, unauthenticated } from '../graphql/errors.ts';
+import type {
+  CreateTaskInput,
+  QueryTasksArgs,
+  TaskFilter,
+  UpdateTaskInput,
+} from '../graphql/generated/resolvers-types.ts';
+import { decodeCursor, encodeCursor } from './task.cursor.ts';
+import { priorityRank, type TaskFilterValues, type TaskPage, type TaskRecord } from './task.model.ts';
+import type { TaskChanges, TaskRepository } from './task.repository.ts';
+import * as valid from './task.validation.ts';
+
+/**
+ * The rules of the task domain: who may see and change which task, and what input is valid.
+ * Every method works for the viewer only; another user's task is a FORBIDDEN error, a missing
+ * one NOT_FOUND, and a refused call changes nothing.
+ */
+export class TaskService {
+  readonly #repo: TaskRepository;
+  readonly #viewer: Viewer | null;
+
+  constructor(repo: TaskRepository, viewer: Viewer | null) {
+    this.#repo = repo;
+    this.#viewer = viewer;
+  }
+
+  #ownerId(): string {
+    // The @auth directive stops anonymous callers first; this keeps the service safe on its own.
+    if (!this.#viewer) throw unauthenticated();
+    return this.#viewer.id;
+  }
+
+  /** The error for a task the viewer does not have: someone else's, or nobody's. */
+  async #missing(id: string): Promise<never> {
+    throw (await this.#repo.exists(id)) ? forbidden() : notFound();
+  }
+
+  async get(rawId: string): Promise<TaskRecord> {
+    const ownerId = this.#ownerId();
+    const id = valid.taskId('id', rawId);
+    return (await this.#repo.findOwned(ownerId, id)) ?? this.#missing(id);
+  }
+
+  async list(args: QueryTasksArgs): Promise<TaskPage> {
+    const ownerId = this.#ownerId();
+    const first = valid.pageSize('first', args.first ?? 20);
+    const order = args.orderBy ?? 'CREATED_AT_DESC';
+    const position = args.after == null ? undefined : decodeCursor(args.after, order);
+    if (args.after != null && !position) {
+      throw badUserInput('after', `is not a cursor of this list in ${order} order`);
+    }
+    const filter = filterValues(args.filter);
+
+    const rows = await this.#repo.page(ownerId, filter, order, first + 1, position);
+    const nodes = rows.slice(0, first);
+    const edges = nodes.map((node) => ({ cursor: encodeCursor(order, node), node }));
+    return {
+      edges,
+      nodes,
+      pageInfo: {
+        hasNextPage: rows.length > first,
+        hasPreviousPage: position !== undefined,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+      totalCount: () => this.#repo.count(ownerId, filter),
+    };
+  }
+
+  async create(input: CreateTaskInput): Promise<TaskRecord> {
+    const ownerId = this.#ownerId();
+    return this.#repo.create(ownerId, {
+      title: valid.title('input.title', input.title),
+      description: input.description == null ? null : valid.description('input.description', input.description),
+      priority: priorityRank(valid.notNull('input.priority', input.priority ?? 'MEDIUM')),
+      dueAt: input.dueAt ?? null,
+    });
+  }
+
+  async update(rawId: string, input: UpdateTaskInput): Promise<TaskRecord> {
+    const ownerId = this.#ownerId();
+    const id = valid.taskId('id', rawId);
+    // Everything is validated before anything is written.
+    const changes: TaskChanges = {};
+    if (input.title !== undefined) changes.title = valid.title('input.title', valid.notNull('input.title', input.title));
+    if (input.description !== undefined) {
+      changes.description = input.description === null ? null : valid.description('input.description', input.description);
+    }
+    if (input.completed !== undefined) changes.completed = valid.notNull('input.completed', input.completed);
+    if (input.priority !== undefined) changes.priority = priorityRank(valid.notNull('input.priority', input.priority));
+    if (input.dueAt !== undefined) changes.dueAt = input.dueAt;
+    return (await this.#repo.update(ownerId, id, changes)) ?? this.#missing(id);
+  }
+
+  async delete(rawId: string): Promise<string> {
+    const ownerId = this.#ownerId();
+    const id = valid.taskId('id', rawId);
+    return (await this.#repo.delete(ownerId, id)) ? id : this.#missing(id);
+  }
+}
+
+function filterValues(filter: TaskFilter | null | undefined): TaskFilterValues {
+  if (!filter) return {};
+  return {
+    completed: filter.completed ?? undefined,
+    priority: filter.priority == null ? undefined : priorityRank(filter.priority),
+    search: filter.search == null ? undefined : valid.search('filter.search', filter.search),
+    dueBefore: filter.dueBefore ?? undefined,
+    dueAfter: filter.dueAfter ?? undefined,
+  };
+}

@@ -1,0 +1,61 @@
+import { badUserInput } from '../graphql/errors.ts';
+
+// Control characters other than tab (\x09) and newline (\x0A); carriage returns are normalised
+// away before the check (text pasted from Windows), so they never reach the database.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x08\x0B-\x1F\x7F]/u;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const TITLE_MAX = 200;
+export const DESCRIPTION_MAX = 10_000;
+export const SEARCH_MAX = 200;
+export const PAGE_MAX = 100;
+
+/** Length in characters (code points), as PostgreSQL counts them, not UTF-16 units. */
+function length(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function text(field: string, value: string, max: number): string {
+  const normalised = value.replace(/\r\n?/g, '\n');
+  if (CONTROL.test(normalised)) {
+    throw badUserInput(field, 'must not contain control characters other than tab and newline');
+  }
+  if (length(normalised) > max) throw badUserInput(field, `must be at most ${max} characters`);
+  return normalised;
+}
+
+export function taskId(field: string, value: string): string {
+  if (!UUID.test(value)) throw badUserInput(field, 'must be a task id (a UUID)');
+  return value.toLowerCase();
+}
+
+export function title(field: string, value: string): string {
+  const trimmed = text(field, value, Number.MAX_SAFE_INTEGER).trim();
+  if (trimmed === '') throw badUserInput(field, 'must not be empty');
+  if (length(trimmed) > TITLE_MAX) throw badUserInput(field, `must be at most ${TITLE_MAX} characters`);
+  return trimmed;
+}
+
+export function description(field: string, value: string): string {
+  return text(field, value, DESCRIPTION_MAX);
+}
+
+export function search(field: string, value: string): string {
+  return text(field, value, SEARCH_MAX);
+}
+
+export function pageSize(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > PAGE_MAX) {
+    throw badUserInput(field, `must be between 1 and ${PAGE_MAX}`);
+  }
+  return value;
+}
+
+/** Rejects an explicit null for a field that cannot be cleared. */
+export function notNull<T>(field: string, value: T | null): T {
+  if (value === null) throw badUserInput(field, 'cannot be null');
+  return value;
+}
