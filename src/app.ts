@@ -9,11 +9,11 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import { AUTH_BASE_PATH, authHandler, createAuth, type Auth } from './auth/auth.ts';
+import { AUTH_BASE_PATH, authHandler, type Auth } from './auth/auth.ts';
+import { createIdentity } from './auth/identity.ts';
 import { publicHostname, type Config } from './config.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
-import { betterAuthKeys, createTokenVerifier } from './auth/token-verifier.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
 import { formatError } from './graphql/errors.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
@@ -23,7 +23,8 @@ import { createLogger, type Logger } from './logger.ts';
 export interface App {
   /** Base URL the server listens on, e.g. http://127.0.0.1:4000 */
   url: string;
-  auth: Auth;
+  /** Better Auth in embedded mode; undefined when tokens come from elsewhere. */
+  auth: Auth | undefined;
   logger: Logger;
   /** Drains in-flight requests, then closes pools and stops an embedded PostgreSQL. */
   stop(): Promise<void>;
@@ -48,7 +49,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => database.stop());
     const pool = createPool(database.url, 10, logger);
     cleanups.push(() => pool.end());
-    const auth = createAuth(config, pool, logger);
+    const { auth, verifier, users } = await createIdentity(config, pool, logger);
     const orm = await createOrm(database.url);
     cleanups.push(() => orm.close());
     await migrate(pool, auth, orm);
@@ -68,12 +69,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }),
     );
 
-    // Better Auth reads the raw body itself: mount it before any body parser.
-    app.all(
-      `${AUTH_BASE_PATH}/{*splat}`,
-      cors({ origin: config.auth.trustedOrigins, credentials: true }),
-      authHandler(auth, config),
-    );
+    if (auth) {
+      // Better Auth reads the raw body itself: mount it before any body parser.
+      app.all(
+        `${AUTH_BASE_PATH}/{*splat}`,
+        cors({ origin: config.auth.trustedOrigins, credentials: true }),
+        authHandler(auth, config),
+      );
+    }
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
@@ -87,8 +90,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }
     });
 
-    const origin = new URL(config.auth.baseUrl).origin;
-    const verifier = createTokenVerifier(betterAuthKeys(auth), { issuer: origin, audience: origin, algorithms: ['EdDSA'] });
     const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
       formatError,
@@ -114,7 +115,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       '/graphql',
       cors(),
       express.json({ limit: '1mb' }),
-      expressMiddleware(apollo, { context: createContextFactory({ orm, db: pool, verifier, logger }) }),
+      expressMiddleware(apollo, { context: createContextFactory({ orm, db: pool, verifier, users, logger }) }),
     );
 
     await new Promise<void>((resolve, reject) => {

@@ -20,9 +20,29 @@ export interface Config {
   embeddedPostgresPort: number | undefined;
   logLevel: LogLevel;
   auth: {
+    /**
+     * Where tokens come from: `embedded` (Better Auth in this process), `remote-jwks` (a Better
+     * Auth elsewhere, keys from AUTH_JWKS_URL) or `shared-secret` (HS256 with AUTH_JWT_SECRET).
+     */
+    mode: AuthMode;
+    /** Better Auth's secret (embedded mode only; empty otherwise). */
     secret: string;
-    /** Public origin of the server; the JWTs' `iss` and `aud`. */
+    /** Public URL of the server (Better Auth's base URL in embedded mode). */
     baseUrl: string;
+    /** Required `iss` and `aud` of accepted tokens (embedded: Better Auth issues them so too). */
+    issuer: string;
+    audience: string;
+    /** Remote-JWKS mode: the key set URL, the only URL a token can make this server fetch. */
+    jwksUrl: string | undefined;
+    /** Shared-secret mode: the HS256 key. */
+    jwtSecret: string | undefined;
+    clockSkewSeconds: number;
+    /** Tokens issued (`iat`) longer ago than this are refused, whatever their `exp`. */
+    maxTokenAgeSeconds: number;
+    /** Least time between two key-set reloads caused by tokens naming an unknown key. */
+    jwksCooldownSeconds: number;
+    /** Embedded mode: Better Auth's signing-key rotation; undefined keeps one key. */
+    keyRotation: { intervalSeconds: number; gracePeriodSeconds: number } | undefined;
     /** Origins allowed to call `/api/auth` from a browser (Better Auth's CSRF origin check). */
     trustedOrigins: string[];
     /** Reverse proxies whose `X-Forwarded-For` is believed (rate limiting keys on the client IP). */
@@ -35,6 +55,8 @@ export interface Config {
 }
 
 export type LogLevel = z.infer<typeof logLevel>;
+export type AuthMode = z.infer<typeof authMode>;
+const authMode = z.enum(['embedded', 'remote-jwks', 'shared-secret']);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export const projectRoot = path.resolve(import.meta.dirname, '..');
@@ -83,6 +105,16 @@ const envSchema = z.object({
   TRUSTED_ORIGINS: list,
   TRUSTED_PROXIES: list,
   GRAPHQL_INTROSPECTION: boolean,
+  AUTH_MODE: authMode.default('embedded'),
+  AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_JWT_SECRET: z.string().optional(),
+  AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().min(60).default(3600),
+  AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3600).optional(),
+  AUTH_KEY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
+  AUTH_KEY_GRACE_SECONDS: z.coerce.number().int().positive().optional(),
 });
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost']);
@@ -124,8 +156,15 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
   const problems: string[] = [];
   const production = e.NODE_ENV === 'production';
 
+  const embedded = e.AUTH_MODE === 'embedded';
   let secret = e.BETTER_AUTH_SECRET;
-  if (secret === undefined || secret === '') {
+  if (!embedded) {
+    // Better Auth does not run here: its variables would be silently ignored, so say so.
+    for (const name of ['BETTER_AUTH_SECRET', 'BETTER_AUTH_URL', 'AUTH_KEY_ROTATION_SECONDS', 'AUTH_KEY_GRACE_SECONDS'] as const) {
+      if (e[name] !== undefined) problems.push(`${name}: only used with AUTH_MODE=embedded (AUTH_MODE is ${e.AUTH_MODE})`);
+    }
+    secret = '';
+  } else if (secret === undefined) {
     if (production || !devSecret) {
       problems.push('BETTER_AUTH_SECRET: required in production; generate one with `openssl rand -base64 32`');
     } else {
@@ -136,7 +175,28 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     if (weakness) problems.push(`BETTER_AUTH_SECRET: ${weakness}; generate one with \`openssl rand -base64 32\``);
   }
 
-  if (production && !e.BETTER_AUTH_URL) {
+  if (e.AUTH_MODE === 'remote-jwks') {
+    if (!e.AUTH_JWKS_URL) problems.push('AUTH_JWKS_URL: required with AUTH_MODE=remote-jwks: the URL of the issuer\'s JWKS, e.g. https://app.example.com/api/auth/jwks');
+    else if (production && new URL(e.AUTH_JWKS_URL).protocol !== 'https:') problems.push('AUTH_JWKS_URL: must be https in production');
+  } else if (e.AUTH_JWKS_URL !== undefined) {
+    problems.push(`AUTH_JWKS_URL: only used with AUTH_MODE=remote-jwks (AUTH_MODE is ${e.AUTH_MODE})`);
+  }
+  if (e.AUTH_MODE === 'shared-secret') {
+    if (!e.AUTH_JWT_SECRET) problems.push('AUTH_JWT_SECRET: required with AUTH_MODE=shared-secret; at least 32 random characters');
+    else {
+      const weakness = secretWeakness(e.AUTH_JWT_SECRET);
+      if (weakness) problems.push(`AUTH_JWT_SECRET: ${weakness}; generate one with \`openssl rand -base64 32\``);
+    }
+  } else if (e.AUTH_JWT_SECRET !== undefined) {
+    problems.push(`AUTH_JWT_SECRET: only used with AUTH_MODE=shared-secret (AUTH_MODE is ${e.AUTH_MODE})`);
+  }
+  if (!embedded) {
+    for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const) {
+      if (!e[name]) problems.push(`${name}: required with AUTH_MODE=${e.AUTH_MODE}: tokens must carry this exact value`);
+    }
+  }
+
+  if (production && embedded && !e.BETTER_AUTH_URL) {
     problems.push('BETTER_AUTH_URL: required in production: the public URL of this server, e.g. https://api.example.com');
   }
   const baseUrl = e.BETTER_AUTH_URL ?? `http://${publicHostname(e.HOST)}:${e.PORT}`;
@@ -159,8 +219,20 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
     logLevel: e.LOG_LEVEL,
     auth: {
+      mode: e.AUTH_MODE,
       secret: secret!,
       baseUrl,
+      issuer: e.AUTH_ISSUER ?? baseOrigin,
+      audience: e.AUTH_AUDIENCE ?? baseOrigin,
+      jwksUrl: e.AUTH_JWKS_URL,
+      jwtSecret: e.AUTH_JWT_SECRET,
+      clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+      maxTokenAgeSeconds: e.AUTH_MAX_TOKEN_AGE_SECONDS,
+      // In process, a reload is one query: allow one a second. Remotely, be gentle (jose's default).
+      jwksCooldownSeconds: e.AUTH_JWKS_COOLDOWN_SECONDS ?? (embedded ? 1 : 30),
+      keyRotation: e.AUTH_KEY_ROTATION_SECONDS
+        ? { intervalSeconds: e.AUTH_KEY_ROTATION_SECONDS, gracePeriodSeconds: e.AUTH_KEY_GRACE_SECONDS ?? 30 * 86_400 }
+        : undefined,
       trustedOrigins: [...new Set([baseOrigin, ...devOrigins, ...e.TRUSTED_ORIGINS])],
       trustedProxies: e.TRUSTED_PROXIES,
     },

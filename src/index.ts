@@ -5,7 +5,8 @@ import { EmbeddedPostgresError } from './db/embedded.ts';
 async function main(): Promise<void> {
   const config = loadConfig((message) => console.warn(`warning: ${message}`));
   const app = await createApp(config);
-  app.logger.info(`GraphQL API: ${app.url}/graphql  |  Better Auth: ${app.url}/api/auth  |  health: ${app.url}/healthz`);
+  const authUrl = app.auth ? `Better Auth: ${app.url}/api/auth` : `tokens: ${config.auth.mode}`;
+  app.logger.info(`GraphQL API: ${app.url}/graphql  |  ${authUrl}  |  health: ${app.url}/healthz`);
 
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {

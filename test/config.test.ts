@@ -62,4 +62,36 @@ describe('configuration', () => {
     expect(parseConfig(env).graphql.introspection).toBe(false);
     expect(parseConfig({ ...env, GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
   });
+
+  it('needs the JWKS URL, issuer and audience in remote-JWKS mode, and https in production', () => {
+    expect(problemsOf({ AUTH_MODE: 'remote-jwks' }).map((p) => p.split(':')[0])).toEqual(['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE']);
+    const remote = { AUTH_MODE: 'remote-jwks', AUTH_JWKS_URL: 'http://auth.internal/api/auth/jwks', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' };
+    expect(problemsOf(remote)).toEqual([]);
+    expect(problemsOf({ ...remote, NODE_ENV: 'production' })).toEqual(['AUTH_JWKS_URL: must be https in production']);
+  });
+
+  it('needs a strong AUTH_JWT_SECRET in shared-secret mode, in every environment', () => {
+    const shared = { AUTH_MODE: 'shared-secret', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' };
+    expect(problemsOf(shared)).toEqual([expect.stringMatching(/^AUTH_JWT_SECRET: required/)]);
+    expect(problemsOf({ ...shared, AUTH_JWT_SECRET: 'secret' })).toEqual([expect.stringMatching(/^AUTH_JWT_SECRET: is 6 characters long/)]);
+    expect(problemsOf({ ...shared, AUTH_JWT_SECRET: 'ab'.repeat(20) })).toEqual([expect.stringMatching(/^AUTH_JWT_SECRET: does not look random/)]);
+    expect(problemsOf({ ...shared, AUTH_JWT_SECRET: strongSecret })).toEqual([]);
+  });
+
+  it('names variables that the chosen mode would silently ignore', () => {
+    const problems = problemsOf({
+      AUTH_MODE: 'shared-secret',
+      AUTH_JWT_SECRET: strongSecret,
+      AUTH_ISSUER: 'i',
+      AUTH_AUDIENCE: 'a',
+      BETTER_AUTH_SECRET: strongSecret,
+      AUTH_JWKS_URL: 'https://x.example/jwks',
+    });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['BETTER_AUTH_SECRET', 'AUTH_JWKS_URL']);
+  });
+
+  it('derives issuer and audience from BETTER_AUTH_URL in embedded mode', () => {
+    const config = parseConfig({ BETTER_AUTH_URL: 'https://api.example.com/base' }, () => 's');
+    expect(config.auth).toMatchObject({ mode: 'embedded', issuer: 'https://api.example.com', audience: 'https://api.example.com' });
+  });
 });

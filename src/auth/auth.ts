@@ -23,8 +23,12 @@ export interface TokenClaims {
   name: string | null;
 }
 
-function options(config: Config, pool: pg.Pool, logger: Logger) {
-  const origin = new URL(config.auth.baseUrl).origin;
+export interface AuthHooks {
+  /** A user was changed or deleted: drop whatever is cached about them. */
+  onUserChanged(id: string): void;
+}
+
+function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks) {
   const authLogger = logger.child({ component: 'better-auth' });
   return {
     appName: 'taskgraph',
@@ -34,6 +38,15 @@ function options(config: Config, pool: pg.Pool, logger: Logger) {
     database: pool,
     trustedOrigins: config.auth.trustedOrigins,
     emailAndPassword: { enabled: true, minPasswordLength: 8, maxPasswordLength: 128 },
+    // POST /api/auth/delete-user (with the password): deleting an account deletes its tasks
+    // (foreign key, on delete cascade) and makes its unexpired JWTs useless here at once.
+    user: { deleteUser: { enabled: true } },
+    databaseHooks: {
+      user: {
+        update: { after: (user) => Promise.resolve(hooks.onUserChanged(user.id)) },
+        delete: { after: (user) => Promise.resolve(hooks.onUserChanged(user.id)) },
+      },
+    },
     telemetry: { enabled: false },
     logger: {
       // 'info' (not warn/error) also keeps Better Auth from printing refused requests with
@@ -51,10 +64,15 @@ function options(config: Config, pool: pg.Pool, logger: Logger) {
     },
     plugins: [
       jwt({
-        jwks: { keyPairConfig: { alg: 'EdDSA', crv: 'Ed25519' } },
+        jwks: {
+          keyPairConfig: { alg: 'EdDSA', crv: 'Ed25519' },
+          ...(config.auth.keyRotation
+            ? { rotationInterval: config.auth.keyRotation.intervalSeconds, gracePeriod: config.auth.keyRotation.gracePeriodSeconds }
+            : {}),
+        },
         jwt: {
-          issuer: origin,
-          audience: origin,
+          issuer: config.auth.issuer,
+          audience: config.auth.audience,
           expirationTime: JWT_LIFETIME,
           // The default payload is the whole user row; the API needs only these.
           definePayload: ({ user }): TokenClaims => ({ email: user.email, name: user.name || null }),
@@ -64,8 +82,8 @@ function options(config: Config, pool: pg.Pool, logger: Logger) {
   } satisfies BetterAuthOptions;
 }
 
-export function createAuth(config: Config, pool: pg.Pool, logger: Logger) {
-  return betterAuth(options(config, pool, logger));
+export function createAuth(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks = { onUserChanged: () => {} }) {
+  return betterAuth(options(config, pool, logger, hooks));
 }
 export type Auth = ReturnType<typeof createAuth>;
 

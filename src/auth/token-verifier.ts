@@ -1,8 +1,23 @@
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import type { Auth } from './auth.ts';
+import type { webcrypto } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import type { Logger } from '../logger.ts';
 import type { Viewer } from './viewer.ts';
 
-/** Why a token was refused. Only `expired` is told to the client (so it knows to refresh). */
+/** Asymmetric algorithms Better Auth can sign with; accepted in the JWKS modes. */
+export const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
+/** The one algorithm of the shared-secret mode. */
+export const SECRET_ALGORITHMS = ['HS256'];
+
+/** Why a token was refused. Only `expired` reaches the client (so that it knows to refresh). */
 export class TokenRejected extends Error {
   override name = 'TokenRejected';
   readonly expired: boolean;
@@ -13,71 +28,137 @@ export class TokenRejected extends Error {
 }
 
 export interface TokenVerifier {
-  /** Resolves with the viewer the token stands for; rejects with TokenRejected, never anything else. */
+  /** The viewer the token stands for; rejects with TokenRejected and nothing else. */
   verify(token: string): Promise<Viewer>;
 }
 
-export interface VerifyOptions {
+/** Where verification keys come from, and a counter that changes whenever they change. */
+export interface KeySource {
+  key: JWTVerifyGetKey | webcrypto.CryptoKey;
+  generation(): number;
+}
+
+export interface VerifierOptions {
   issuer: string;
   audience: string;
-  /** Accepted signature algorithms: an explicit allow-list, never "whatever fits the key". */
   algorithms: string[];
+  clockSkewSeconds: number;
+  maxTokenAgeSeconds: number;
+  /** Verified tokens remembered (until their expiry) so that a repeat costs no signature check. */
+  cacheSize?: number;
 }
 
-/** Better Auth's public keys, read in process (no HTTP), re-read when a token names an unknown key. */
-export function betterAuthKeys(auth: Auth): () => Promise<JSONWebKeySet> {
-  return async () => auth.api.getJwks();
-}
-
-const REFRESH_COOLDOWN_MS = 10_000;
+/** Header parameters that point at keys elsewhere. They are never followed: tokens with them are refused. */
+const FOREIGN_KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
+const MAX_KID_LENGTH = 256;
 
 /**
- * Verifies JWTs against a key set it caches. A token whose `kid` is not in the cache triggers one
- * reload (shared by concurrent requests, at most every 10 s), so rotated keys are picked up
- * without a restart and a flood of made-up kids cannot flood the key source.
+ * A JWKS cached in memory. A token naming a `kid` the set lacks triggers one reload, shared by
+ * concurrent requests and at most once per cooldown, so rotated keys are picked up without a
+ * restart and made-up kids cannot flood the source. When a reload fails, the last good set keeps
+ * serving. With `maxAgeMs`, a set older than that is refreshed in the background.
  */
-export function createTokenVerifier(loadKeys: () => Promise<JSONWebKeySet>, options: VerifyOptions): TokenVerifier {
-  let keys: ReturnType<typeof createLocalJWKSet> | undefined;
-  let loading: Promise<void> | undefined;
+export function cachedKeySet(
+  load: () => Promise<JSONWebKeySet>,
+  { cooldownMs, maxAgeMs, logger }: { cooldownMs: number; maxAgeMs?: number; logger: Logger },
+): KeySource {
+  let local: JWTVerifyGetKey | undefined;
+  let fingerprint = '';
+  let generation = 0;
   let loadedAt = 0;
+  let lastAttempt = 0;
+  let loading: Promise<void> | undefined;
 
   const reload = () =>
-    (loading ??= loadKeys()
-      .then((jwks) => {
-        keys = createLocalJWKSet(jwks);
+    (loading ??= (async () => {
+      lastAttempt = Date.now();
+      try {
+        const jwks = await load();
+        if (!Array.isArray(jwks?.keys)) throw new Error('not a JWK set');
+        const next = JSON.stringify(jwks.keys);
+        if (next !== fingerprint) {
+          fingerprint = next;
+          local = createLocalJWKSet(jwks);
+          generation++;
+        }
         loadedAt = Date.now();
-      })
-      .finally(() => {
+      } catch (err) {
+        logger.warn({ err }, local ? 'could not reload signing keys; keeping the last good set' : 'could not load signing keys');
+      } finally {
         loading = undefined;
-      }));
-
-  const check = async (token: string) => {
-    if (!keys) await reload();
-    try {
-      return await jwtVerify(token, keys!, { ...options, requiredClaims: ['exp', 'sub'] });
-    } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey && Date.now() - loadedAt > REFRESH_COOLDOWN_MS) {
-        await reload();
-        return jwtVerify(token, keys!, { ...options, requiredClaims: ['exp', 'sub'] });
       }
-      throw err;
+    })());
+
+  const key: JWTVerifyGetKey = async (header, token) => {
+    if (!local) await reload();
+    else if (maxAgeMs !== undefined && Date.now() - loadedAt > maxAgeMs && Date.now() - lastAttempt > cooldownMs) void reload();
+    if (!local) throw new TokenRejected('no signing keys available');
+    try {
+      return await local(header, token);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - lastAttempt < cooldownMs) throw err;
+      await reload();
+      return local(header, token);
     }
+  };
+  return { key, generation: () => generation };
+}
+
+/** A fixed HS256 key, imported once (not on every verification). */
+export async function sharedSecretKey(secret: string): Promise<KeySource> {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  return { key, generation: () => 0 };
+}
+
+function viewerFrom(payload: JWTPayload): Viewer {
+  if (typeof payload.sub !== 'string' || payload.sub.trim() === '') throw new TokenRejected('no subject');
+  if (typeof payload['email'] !== 'string') throw new TokenRejected('no email claim');
+  const name = payload['name'];
+  return { id: payload.sub, email: payload['email'], name: typeof name === 'string' && name !== '' ? name : null };
+}
+
+/**
+ * Verifies JWTs: signature by a key of `keys` with an allowed algorithm; `exp`, `iat`, `iss`,
+ * `aud` and `sub` required; `nbf` and `iat` honoured within the clock skew; tokens older than the
+ * maximum age refused. Every failure, including the TypeErrors jose throws for keys of the wrong
+ * type, becomes a TokenRejected.
+ */
+export function createTokenVerifier(keys: KeySource, options: VerifierOptions): TokenVerifier {
+  const cache = new LRUCache<string, { viewer: Viewer; until: number; generation: number }>({ max: options.cacheSize ?? 10_000 });
+  const verifyOptions = {
+    issuer: options.issuer,
+    audience: options.audience,
+    algorithms: options.algorithms,
+    clockTolerance: options.clockSkewSeconds,
+    maxTokenAge: options.maxTokenAgeSeconds,
+    requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub'],
   };
 
   return {
     async verify(token) {
+      const hit = cache.get(token);
+      if (hit && Date.now() < hit.until && hit.generation === keys.generation()) return hit.viewer;
+
       let payload: JWTPayload;
       try {
-        ({ payload } = await check(token));
+        const header = decodeProtectedHeader(token);
+        if (FOREIGN_KEY_HEADERS.some((h) => h in header)) throw new TokenRejected('key reference in header');
+        if (header.kid !== undefined && (typeof header.kid !== 'string' || header.kid.length > MAX_KID_LENGTH)) {
+          throw new TokenRejected('bad kid');
+        }
+        // jose's overloads split on the key's type; both are the same call.
+        ({ payload } =
+          typeof keys.key === 'function' ? await jwtVerify(token, keys.key, verifyOptions) : await jwtVerify(token, keys.key, verifyOptions));
       } catch (err) {
+        if (err instanceof TokenRejected) throw err;
         if (err instanceof errors.JWTExpired) throw new TokenRejected('expired', true, { cause: err });
-        // JOSE errors, and the plain TypeErrors jose throws for keys of the wrong type: all refusals.
         throw new TokenRejected(err instanceof Error ? err.message : 'verification failed', false, { cause: err });
       }
-      if (typeof payload.sub !== 'string' || payload.sub === '') throw new TokenRejected('no subject');
-      if (typeof payload['email'] !== 'string') throw new TokenRejected('no email claim');
-      const name = payload['name'];
-      return { id: payload.sub, email: payload['email'], name: typeof name === 'string' && name !== '' ? name : null };
+      const viewer = viewerFrom(payload);
+      // Never served past `exp`, nor past the maximum age, nor across a change of keys.
+      const until = Math.min(payload.exp! * 1000, (payload.iat! + options.maxTokenAgeSeconds) * 1000);
+      cache.set(token, { viewer, until, generation: keys.generation() });
+      return viewer;
     },
   };
 }

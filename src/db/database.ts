@@ -37,14 +37,15 @@ export function createPool(url: string, max: number, logger: Logger): pg.Pool {
 const MIGRATION_LOCK = 7_160_412_026;
 
 /**
- * Better Auth's tables first (the task table references "user"), then MikroORM's migrations;
+ * Better Auth's tables first, when it runs here (the task table then references "user"), then
+ * MikroORM's migrations;
  * under an advisory lock so that instances starting together migrate one after the other.
  */
-export async function migrate(pool: pg.Pool, auth: Auth, orm: MikroORM): Promise<void> {
+export async function migrate(pool: pg.Pool, auth: Auth | undefined, orm: MikroORM): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await prepareAuth(auth);
+    if (auth) await prepareAuth(auth);
     await orm.migrator.up();
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});

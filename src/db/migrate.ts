@@ -6,7 +6,7 @@
  * they create are tuned to the queries and are not described by the entity, so a generated
  * schema diff would try to drop them.
  */
-import { createAuth } from '../auth/auth.ts';
+import { createIdentity } from '../auth/identity.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { createPool, migrate, openDatabase } from './database.ts';
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const pool = createPool(database.url, 2, logger);
   const orm = await createOrm(database.url);
   try {
-    await migrate(pool, createAuth(config, pool, logger), orm);
+    await migrate(pool, (await createIdentity(config, pool, logger)).auth, orm);
     if (process.argv[2] === '--create') {
       const result = await orm.migrator.create(undefined, true, false, process.argv[3]);
       console.log(`created src/db/migrations/${result.fileName}: write its SQL, then add it to src/db/migrations/index.ts`);

@@ -6,7 +6,7 @@ import type { Viewer } from '../auth/viewer.ts';
 import type { Logger } from '../logger.ts';
 import { TaskRepository } from '../tasks/task.repository.ts';
 import { TaskService } from '../tasks/task.service.ts';
-import { UserService } from '../users/user.service.ts';
+import type { UserDirectory } from '../users/user.directory.ts';
 import { invalidToken } from './errors.ts';
 
 /** What every resolver receives; built once per request. */
@@ -16,13 +16,13 @@ export interface Context {
   /** The signed-in caller, or null for an anonymous request. */
   viewer: Viewer | null;
   tasks: TaskService;
-  users: UserService;
 }
 
 export interface ContextDeps {
   orm: MikroORM;
   db: pg.Pool;
   verifier: TokenVerifier;
+  users: UserDirectory;
   logger: Logger;
 }
 
@@ -35,22 +35,27 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * services decide what that may do). A header that is not an acceptable bearer token: the whole
  * request is refused with 401.
  */
-export async function authenticate(header: string | undefined, verifier: TokenVerifier): Promise<Viewer | null> {
+export async function authenticate(header: string | undefined, verifier: TokenVerifier, users: UserDirectory): Promise<Viewer | null> {
   if (header === undefined || header === '') return null;
   const token = BEARER.exec(header)?.[1];
   if (!token || token.length > MAX_TOKEN_LENGTH) throw invalidToken(false);
+  let verified: Viewer;
   try {
-    return await verifier.verify(token);
+    verified = await verifier.verify(token);
   } catch (err) {
     throw invalidToken(err instanceof TokenRejected && err.expired);
   }
+  // A valid signature is not enough: the account must still exist (and its name be current).
+  const current = await users.current(verified);
+  if (!current) throw invalidToken(false);
+  return current;
 }
 
 export function createContextFactory(deps: ContextDeps) {
   return async ({ req }: { req: IncomingMessage }): Promise<Context> => {
     // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
     const requestId = typeof req.id === 'string' ? req.id : '';
-    const viewer = await authenticate(req.headers.authorization, deps.verifier);
+    const viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
     // One EntityManager per request: its identity map and unit of work are this request's alone.
     const em = deps.orm.em.fork();
     if (viewer) em.setFilterParams('owner', { id: viewer.id });
@@ -59,7 +64,6 @@ export function createContextFactory(deps: ContextDeps) {
       logger: deps.logger.child({ requestId }),
       viewer,
       tasks: new TaskService(new TaskRepository(deps.db, em), viewer),
-      users: new UserService(deps.db, viewer),
     };
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { ForeignKeyConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { unauthenticated } from '../graphql/errors.ts';
 import type pg from 'pg';
 import type { CursorPosition } from './task.cursor.ts';
 import { TaskSchema, type Task } from './task.entity.ts';
@@ -135,7 +136,14 @@ export class TaskRepository {
 
   async create(ownerId: string, fields: NewTask): Promise<TaskRecord> {
     const task = this.#em.create(TaskSchema, { ownerId, completed: false, ...fields });
-    await this.#em.flush();
+    try {
+      await this.#em.flush();
+    } catch (err) {
+      // The owner's account was deleted after the request's token was checked (the foreign key to
+      // Better Auth's "user" exists when both share the database).
+      if (err instanceof ForeignKeyConstraintViolationException) throw unauthenticated('The account of this token no longer exists.');
+      throw err;
+    }
     return record(task);
   }
 

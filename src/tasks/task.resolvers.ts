@@ -1,3 +1,4 @@
+import { unauthenticated } from '../graphql/errors.ts';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
 import { priorityName } from './task.model.ts';
 
@@ -14,7 +15,8 @@ export const taskResolvers: Resolvers = {
   },
   Task: {
     priority: (task) => priorityName(task.priority),
-    owner: (_task, _args, { users }) => users.me(),
+    // A task is only ever shown to its owner: the owner is the viewer.
+    owner: (_task, _args, { viewer }) => viewer ?? Promise.reject(unauthenticated()),
   },
   TaskConnection: {
     totalCount: (page) => page.totalCount(),

@@ -1,7 +1,9 @@
+import { unauthenticated } from '../graphql/errors.ts';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
 
 export const userResolvers: Resolvers = {
   Query: {
-    me: (_parent, _args, { users }) => users.me(),
+    // The viewer is the current user record (see UserDirectory); @auth has refused anonymous calls.
+    me: (_parent, _args, { viewer }) => viewer ?? Promise.reject(unauthenticated()),
   },
 };

@@ -24,14 +24,14 @@ export interface TestServer {
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const port = await freePort();
+  const embedded = (env['AUTH_MODE'] ?? 'embedded') === 'embedded';
   const config = parseConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(port),
     DATABASE_URL: database.url,
-    BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
-    BETTER_AUTH_URL: `http://localhost:${port}`,
     LOG_LEVEL: 'info',
+    ...(embedded ? { BETTER_AUTH_SECRET: randomBytes(32).toString('base64'), BETTER_AUTH_URL: `http://localhost:${port}` } : {}),
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -1,0 +1,55 @@
+import { LRUCache } from 'lru-cache';
+import type pg from 'pg';
+import type { Viewer } from '../auth/viewer.ts';
+import type { UserRecord } from './user.model.ts';
+
+/**
+ * Who a verified token's subject is now. Resolves to undefined when the account no longer exists:
+ * a token outliving its user (deleted account) then speaks for nobody.
+ */
+export interface UserDirectory {
+  current(viewer: Viewer): Promise<UserRecord | undefined>;
+  /** Drops what is cached about a user (called when Better Auth changes or deletes one). */
+  forget(id: string): void;
+}
+
+/**
+ * Embedded mode: Better Auth's "user" table, in the same database. Lookups are cached briefly so
+ * that requests cost no query; Better Auth's hooks evict a user the moment this process changes
+ * or deletes them, and other instances notice within `ttlMs`.
+ */
+export function betterAuthUsers(db: pg.Pool, ttlMs = 30_000): UserDirectory {
+  const cache = new LRUCache<string, { user: UserRecord | null }>({ max: 50_000, ttl: ttlMs });
+  const loading = new Map<string, Promise<UserRecord | undefined>>();
+  return {
+    async current(viewer) {
+      const hit = cache.get(viewer.id);
+      if (hit) return hit.user ?? undefined;
+      let pending = loading.get(viewer.id);
+      if (!pending) {
+        pending = db
+          .query<UserRecord>({ name: 'user_by_id', text: 'select id, email, name from "user" where id = $1', values: [viewer.id] })
+          .then(({ rows: [row] }) => {
+            const user = row ? { ...row, name: row.name || null } : null;
+            cache.set(viewer.id, { user });
+            return user ?? undefined;
+          })
+          .finally(() => loading.delete(viewer.id));
+        loading.set(viewer.id, pending);
+      }
+      return pending;
+    },
+    forget(id) {
+      cache.delete(id);
+    },
+  };
+}
+
+/**
+ * Remote-JWKS and shared-secret modes: the issuer owns the users and this server cannot see them;
+ * the token's claims are the user. (A deleted user's tokens work until they expire.)
+ */
+export const tokenClaimsUsers: UserDirectory = {
+  current: (viewer) => Promise.resolve(viewer),
+  forget: () => {},
+};
