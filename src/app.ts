@@ -2,12 +2,10 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
-import express from 'express';
 import { pinoHttp } from 'pino-http';
 import { AUTH_BASE_PATH, authHandler, type Auth } from './auth/auth.ts';
 import { createIdentity } from './auth/identity.ts';
@@ -17,6 +15,8 @@ import { createOrm } from './db/orm.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
 import { formatError } from './graphql/errors.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
+import { apolloHandler } from './http/apollo-handler.ts';
+import { sendJson } from './http/respond.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -54,45 +54,66 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => orm.close());
     await migrate(pool, auth, orm);
 
-    const app = express();
-    app.disable('x-powered-by');
-    const httpServer = http.createServer(app);
-    app.use(
-      pinoHttp({
-        logger,
-        genReqId: (req, res) => {
-          const id = randomUUID();
-          res.setHeader('x-request-id', id);
-          return id;
-        },
-        customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      }),
-    );
-
-    if (auth) {
-      // Better Auth reads the raw body itself: mount it before any body parser.
-      app.all(
-        `${AUTH_BASE_PATH}/{*splat}`,
-        cors({ origin: config.auth.trustedOrigins, credentials: true }),
-        authHandler(auth, config),
-      );
-    }
-    app.get('/healthz', (_req, res) => {
-      res.json({ status: 'ok' });
+    const logRequest = pinoHttp({
+      logger,
+      genReqId: (_req, res) => {
+        const id = randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      // One short line per request: what was asked, how it ended. Headers (tokens, cookies) stay out.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
     });
-    app.get('/readyz', async (_req, res) => {
+    // Bearer tokens, not cookies, authenticate /graphql, so any origin may call it (Apollo Sandbox,
+    // a frontend on another host) without credentials. /api/auth uses cookies: trusted origins only.
+    const graphqlCors = cors();
+    const authCors = cors({ origin: config.auth.trustedOrigins, credentials: true });
+    const handleAuth = auth ? authHandler(auth, config) : undefined;
+
+    const readiness = async (res: http.ServerResponse) => {
       try {
         await pool.query('select 1');
-        res.json({ status: 'ready' });
+        sendJson(res, 200, { status: 'ready' });
       } catch (err) {
         logger.warn({ err }, 'readiness check failed: database unreachable');
-        res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+        sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
       }
-    });
+    };
+
+    const httpServer = http.createServer();
+    const route = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      logRequest(req, res);
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const pathname = q === -1 ? url : url.slice(0, q);
+      const fail = (err: unknown) => {
+        logger.error({ err, url }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        else res.destroy();
+      };
+      if (pathname === '/graphql') {
+        graphqlCors(req, res, () => void handleGraphQL(req, res, q === -1 ? '' : url.slice(q)).catch(fail));
+      } else if (handleAuth && pathname.startsWith(`${AUTH_BASE_PATH}/`)) {
+        // Better Auth reads and parses the body itself.
+        authCors(req, res, () => void Promise.resolve(handleAuth(req, res)).catch(fail));
+      } else if (pathname === '/healthz') {
+        sendJson(res, 200, { status: 'ok' });
+      } else if (pathname === '/readyz') {
+        readiness(res).catch(fail);
+      } else {
+        sendJson(res, 404, { error: 'not found' });
+      }
+    };
 
     const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
       formatError,
+      // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
+      stringifyResult: (result) => JSON.stringify(result),
       hideSchemaDetailsFromClientErrors: config.nodeEnv === 'production',
       introspection: config.graphql.introspection,
       // index.ts owns SIGTERM/SIGINT: drain, then close pools, then stop PostgreSQL, in that order.
@@ -100,6 +121,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       includeStacktraceInErrorResponses: config.nodeEnv === 'development',
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer }),
+        // Responses carry no cache hints; the default plugin would instrument every field for them.
+        ApolloServerPluginCacheControlDisabled(),
         logUnexpectedErrors,
         unauthenticatedStatus,
         config.graphql.introspection
@@ -109,14 +132,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     await apollo.start();
     cleanups.push(() => apollo.stop());
-    // Bearer tokens, not cookies, authenticate /graphql, so any origin may call it (Apollo Sandbox,
-    // a frontend on another host); no credentials are shared.
-    app.use(
-      '/graphql',
-      cors(),
-      express.json({ limit: '1mb' }),
-      expressMiddleware(apollo, { context: createContextFactory({ orm, db: pool, verifier, users, logger }) }),
-    );
+    const handleGraphQL = apolloHandler(apollo, {
+      context: createContextFactory({ orm, db: pool, verifier, users, logger }),
+      maxBodyBytes: 1024 * 1024,
+    });
+    httpServer.on('request', route);
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

@@ -52,7 +52,7 @@ export async function authenticate(header: string | undefined, verifier: TokenVe
 }
 
 export function createContextFactory(deps: ContextDeps) {
-  return async ({ req }: { req: IncomingMessage }): Promise<Context> => {
+  return async (req: IncomingMessage): Promise<Context> => {
     // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
     const requestId = typeof req.id === 'string' ? req.id : '';
     const viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);

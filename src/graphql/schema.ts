@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { DateTimeResolver } from 'graphql-scalars';
 import type { GraphQLSchema } from 'graphql';
 import { authDirectiveTransformer } from '../auth/auth.directive.ts';
 import { projectRoot } from '../config.ts';
 import { taskResolvers } from '../tasks/task.resolvers.ts';
 import { userResolvers } from '../users/user.resolvers.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
+import { DateTime } from './scalars.ts';
 
 export const schemaDir = path.join(projectRoot, 'schema');
 
@@ -22,7 +22,7 @@ export function loadTypeDefs(): string[] {
 const { version } = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
 
 const baseResolvers: Resolvers = {
-  DateTime: DateTimeResolver,
+  DateTime,
   Query: { serverVersion: () => version },
 };
 

@@ -5,9 +5,9 @@ import type { TaskOrder, TaskRecord } from './task.model.ts';
  * ties. Cursors are opaque to clients (base64url JSON) and bound to the order they came from.
  */
 export type CursorPosition =
-  | { order: 'CREATED_AT_DESC' | 'CREATED_AT_ASC'; createdAt: Date; id: string }
-  | { order: 'DUE_AT_ASC'; dueAt: Date | null; id: string }
-  | { order: 'PRIORITY_DESC'; priority: number; createdAt: Date; id: string };
+  | { order: 'CREATED_AT_DESC' | 'CREATED_AT_ASC'; createdAt: string; id: string }
+  | { order: 'DUE_AT_ASC'; dueAt: string | null; id: string }
+  | { order: 'PRIORITY_DESC'; priority: number; createdAt: string; id: string };
 
 type Encoded = [TaskOrder, ...(string | number | null)[]];
 
@@ -16,13 +16,13 @@ export function encodeCursor(order: TaskOrder, task: TaskRecord): string {
   switch (order) {
     case 'CREATED_AT_DESC':
     case 'CREATED_AT_ASC':
-      value = [order, task.createdAt.toISOString(), task.id];
+      value = [order, task.createdAt, task.id];
       break;
     case 'DUE_AT_ASC':
-      value = [order, task.dueAt?.toISOString() ?? null, task.id];
+      value = [order, task.dueAt, task.id];
       break;
     case 'PRIORITY_DESC':
-      value = [order, task.priority, task.createdAt.toISOString(), task.id];
+      value = [order, task.priority, task.createdAt, task.id];
       break;
   }
   return Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -31,8 +31,8 @@ export function encodeCursor(order: TaskOrder, task: TaskRecord): string {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-function date(value: unknown): Date | undefined {
-  return typeof value === 'string' && ISO.test(value) && !Number.isNaN(Date.parse(value)) ? new Date(value) : undefined;
+function date(value: unknown): string | undefined {
+  return typeof value === 'string' && ISO.test(value) && !Number.isNaN(Date.parse(value)) ? value : undefined;
 }
 
 /** The position a cursor points at, or undefined when it is malformed or from another order. */

@@ -9,19 +9,21 @@ export interface TaskRecord {
   completed: boolean;
   /** 0 = LOW, 1 = MEDIUM, 2 = HIGH, as stored. */
   priority: number;
-  dueAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
+  /** Timestamps are ISO 8601 strings in UTC with milliseconds, as clients receive them. */
+  dueAt: string | null;
+  createdAt: string;
+  updatedAt: string;
 }
 
+/** A task in a page; its cursor is encoded only if a client selects it. */
 export interface TaskEdgeRecord {
-  cursor: string;
+  order: TaskOrder;
   node: TaskRecord;
 }
 
-/** A page of tasks. `totalCount` runs its query only when a client selects the field. */
+/** A page of tasks. Edges, cursors and `totalCount` cost nothing unless a client selects them. */
 export interface TaskPage {
-  edges: TaskEdgeRecord[];
+  order: TaskOrder;
   nodes: TaskRecord[];
   pageInfo: PageInfo;
   totalCount: () => Promise<number>;

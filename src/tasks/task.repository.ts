@@ -6,8 +6,11 @@ import type { CursorPosition } from './task.cursor.ts';
 import { TaskSchema, type Task } from './task.entity.ts';
 import type { TaskFilterValues, TaskOrder, TaskRecord } from './task.model.ts';
 
+// Timestamps leave PostgreSQL as the ISO strings clients receive (UTC, milliseconds, as stored):
+// parsing them into Dates only to print them again cost about a tenth of a request's CPU.
+const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const COLUMNS = `id, owner_id as "ownerId", title, description, completed, priority,
-  due_at as "dueAt", created_at as "createdAt", updated_at as "updatedAt"`;
+  ${iso('due_at')} as "dueAt", ${iso('created_at')} as "createdAt", ${iso('updated_at')} as "updatedAt"`;
 
 const ORDER_BY: Record<TaskOrder, string> = {
   CREATED_AT_DESC: 'created_at desc, id desc',
@@ -77,14 +80,27 @@ function after(q: Query, position: CursorPosition): void {
  * once per connection instead of on every request. The set of texts is small and fixed (one per
  * combination of order, filters and cursor), so the statement cache stays bounded.
  */
+const statementNames = new Map<string, string>();
+
 async function rows<T extends pg.QueryResultRow>(db: pg.Pool, text: string, values: unknown[]): Promise<T[]> {
-  const name = `task_${createHash('sha1').update(text).digest('base64url').slice(0, 16)}`;
+  let name = statementNames.get(text);
+  if (!name) statementNames.set(text, (name = `task_${createHash('sha1').update(text).digest('base64url').slice(0, 16)}`));
   return (await db.query<T>({ name, text, values })).rows;
 }
 
 function record(task: Task): TaskRecord {
   const { id, ownerId, title, description, completed, priority, dueAt, createdAt, updatedAt } = task;
-  return { id, ownerId, title, description: description ?? null, completed, priority, dueAt: dueAt ?? null, createdAt, updatedAt };
+  return {
+    id,
+    ownerId,
+    title,
+    description: description ?? null,
+    completed,
+    priority,
+    dueAt: dueAt?.toISOString() ?? null,
+    createdAt: createdAt.toISOString(),
+    updatedAt: updatedAt.toISOString(),
+  };
 }
 
 export interface NewTask {

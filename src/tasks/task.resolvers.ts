@@ -1,5 +1,6 @@
 import { unauthenticated } from '../graphql/errors.ts';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
+import { encodeCursor } from './task.cursor.ts';
 import { priorityName } from './task.model.ts';
 
 /** Thin: read the arguments, call the service, return. Rules live in TaskService. */
@@ -19,6 +20,10 @@ export const taskResolvers: Resolvers = {
     owner: (_task, _args, { viewer }) => viewer ?? Promise.reject(unauthenticated()),
   },
   TaskConnection: {
+    edges: (page) => page.nodes.map((node) => ({ order: page.order, node })),
     totalCount: (page) => page.totalCount(),
+  },
+  TaskEdge: {
+    cursor: (edge) => encodeCursor(edge.order, edge.node),
   },
 };

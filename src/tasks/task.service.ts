@@ -54,15 +54,15 @@ export class TaskService {
 
     const rows = await this.#repo.page(ownerId, filter, order, first + 1, position);
     const nodes = rows.slice(0, first);
-    const edges = nodes.map((node) => ({ cursor: encodeCursor(order, node), node }));
+    const [head, last] = [nodes[0], nodes.at(-1)];
     return {
-      edges,
+      order,
       nodes,
       pageInfo: {
         hasNextPage: rows.length > first,
         hasPreviousPage: position !== undefined,
-        startCursor: edges[0]?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
+        startCursor: head ? encodeCursor(order, head) : null,
+        endCursor: last ? encodeCursor(order, last) : null,
       },
       totalCount: () => this.#repo.count(ownerId, filter),
     };

@@ -1,0 +1,431 @@
+/**
+ * `npm run bench`: the server against the floor (bench/floor-server.ts), side by side in one run.
+ *
+ * 1. A database of its own (DATABASE_URL's server, else an embedded PostgreSQL in a temp folder).
+ * 2. The real server (`node src/index.ts`, NODE_ENV=production) on it; migrations run as at any start.
+ * 3. 1,000 users x 50 tasks, plus one user with 10,000 tasks, bulk-inserted.
+ * 4. A token per user, signed by Better Auth's own key (auth.api.signJWT, the key the server serves).
+ * 5. autocannon, 50 connections, warm-up then a fixed duration, floor and server interleaved, tokens
+ *    rotated over all users, every response checked (status, row count, owner): a fast wrong answer
+ *    is a failure.
+ * Prints a table and writes it as JSON to bench/results/.
+ *
+ * Env: BENCH_DURATION (seconds per run, default 8), BENCH_ROUNDS (default 2), DATABASE_URL;
+ * for profiling: BENCH_ONLY (a regular expression of operation names to run besides the floor),
+ * BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { pino } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { createAuth } from '../src/auth/auth.ts';
+import { parseConfig, projectRoot } from '../src/config.ts';
+import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.ts';
+
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
+const WARMUP = 2;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const CONNECTIONS = 50;
+const USERS = 1000;
+const TASKS_PER_USER = 50;
+const DEEP_TASKS = 10_000;
+const DEEP_OFFSET = 500;
+
+const log = (message: string) => console.error(`[bench] ${message}`);
+const cleanups: Array<() => unknown> = [];
+
+// ---------------------------------------------------------------------------------------------
+// Processes and their CPU and memory, read from /proc.
+// ---------------------------------------------------------------------------------------------
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+}
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return line ? Number(line[1]) / 1024 : 0;
+}
+
+async function startProcess(args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  cleanups.push(() => child.kill('SIGTERM'));
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+    const ok = await fetch(readyUrl).then(
+      (r) => r.status < 500,
+      () => false,
+    );
+    if (ok) return child;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${args.join(' ')} did not become ready`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data.
+// ---------------------------------------------------------------------------------------------
+
+interface Seeded {
+  users: Array<{ id: string; email: string; taskIds: string[] }>;
+  deep: { id: string; email: string };
+}
+
+async function seed(db: pg.Pool): Promise<Seeded> {
+  const now = Date.now();
+  const users = Array.from({ length: USERS }, (_, i) => ({ id: `bench-user-${i}`, email: `bench-${i}@example.test`, taskIds: [] as string[] }));
+  const deep = { id: 'bench-deep', email: 'deep@example.test' };
+  const all = [...users, deep];
+  await db.query(
+    `insert into "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+     select id, 'Bench ' || id, email, true, now(), now() from unnest($1::text[], $2::text[]) as u(id, email)`,
+    [all.map((u) => u.id), all.map((u) => u.email)],
+  );
+
+  const rows: Array<[string, string, string, number, Date | null, Date]> = [];
+  const add = (owner: string, n: number) => {
+    // Creation times spread over the past, a few milliseconds apart, in creation order.
+    const created = new Date(now - (DEEP_TASKS + TASKS_PER_USER - n) * 60_000);
+    const id = uuidv7({ msecs: created.getTime() });
+    rows.push([id, owner, `Task ${n} of ${owner}`, n % 3, n % 4 === 0 ? null : new Date(now + n * 3_600_000), created]);
+    return id;
+  };
+  for (const user of users) for (let n = 0; n < TASKS_PER_USER; n++) user.taskIds.push(add(user.id, n));
+  for (let n = 0; n < DEEP_TASKS; n++) add(deep.id, n);
+
+  for (let i = 0; i < rows.length; i += 10_000) {
+    const chunk = rows.slice(i, i + 10_000);
+    await db.query(
+      `insert into task (id, owner_id, title, priority, due_at, created_at, updated_at)
+       select id, owner_id, title, priority, due_at, created_at, created_at
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::smallint[], $5::timestamptz[], $6::timestamptz[])
+         as t(id, owner_id, title, priority, due_at, created_at)`,
+      [0, 1, 2, 3, 4, 5].map((c) => chunk.map((r) => r[c])),
+    );
+  }
+  await db.query('analyze task');
+  return { users, deep };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load.
+// ---------------------------------------------------------------------------------------------
+
+interface Operation {
+  name: string;
+  target: 'floor' | 'server';
+  /** Request body for the `i`-th request of the run, using user `u`. */
+  request(u: number, i: number): { body?: string; token: string };
+  /** Whether the response is the right answer for user `u`. */
+  check(status: number, body: string, u: number): boolean;
+}
+
+interface RunResult {
+  operation: string;
+  target: string;
+  round: number;
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  failures: number;
+  cpuMsPerRequest: number;
+  peakRssMiB: number;
+}
+
+async function load(url: string, op: Operation, pid: number, userCount: number, seconds: number): Promise<Omit<RunResult, 'round'>> {
+  let next = 0;
+  let counter = 0;
+  let failures = 0;
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
+  const cpuBefore = cpuSeconds(pid);
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    method: op.target === 'server' ? 'POST' : 'GET',
+    requests: [
+      {
+        setupRequest: (req, context) => {
+          const u = (next = (next + 1) % userCount);
+          (context as { u: number }).u = u;
+          const { body, token } = op.request(u, counter++);
+          return {
+            ...req,
+            headers: { ...req.headers, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            ...(body ? { body } : {}),
+          };
+        },
+        onResponse: (status, body, context) => {
+          if (!op.check(status, body, (context as { u: number }).u)) failures++;
+        },
+      },
+    ],
+  });
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  clearInterval(sampler);
+  const requests = result.requests.total;
+  return {
+    operation: op.name,
+    target: op.target,
+    requests,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: failures + result.non2xx + result.errors + result.timeouts,
+    cpuMsPerRequest: requests ? (cpu * 1000) / requests : 0,
+    peakRssMiB: Math.round(peak),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main.
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  // 1. Database.
+  let adminUrl = process.env['DATABASE_URL'];
+  let embedded: EmbeddedDatabase | undefined;
+  if (!adminUrl) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'taskgraph-bench-pg-'));
+    chmodSync(dir, 0o755);
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), database: 'postgres', logger: pino({ level: 'silent' }) });
+    cleanups.push(async () => {
+      await embedded!.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    adminUrl = embedded.adminUrl;
+  }
+  const dbName = `taskgraph_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  await admin.end();
+  cleanups.push(async () => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(`drop database if exists ${dbName} with (force)`);
+    await c.end();
+  });
+  const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+
+  // 2. The server, as deployed.
+  const port = await freePort();
+  const serverUrl = `http://localhost:${port}`;
+  const env = {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: dbUrl,
+    BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
+    BETTER_AUTH_URL: serverUrl,
+    LOG_LEVEL: 'info',
+  };
+  log('starting the server');
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const server = await startProcess([...nodeArgs, 'src/index.ts'], env, `${serverUrl}/readyz`);
+
+  // 3. Data.
+  const db = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  cleanups.push(() => db.end());
+  log(`seeding ${USERS} users x ${TASKS_PER_USER} tasks and one user with ${DEEP_TASKS}`);
+  const seeded = await seed(db);
+
+  // 4. Tokens from Better Auth's own signing key.
+  const config = parseConfig(env);
+  const auth = createAuth(config, db, pino({ level: 'silent' }));
+  const mint = async (u: { id: string; email: string }) =>
+    (await auth.api.signJWT({ body: { payload: { sub: u.id, email: u.email, name: `Bench ${u.id}`, iat: Math.floor(Date.now() / 1000) } } })).token;
+  const tokens: string[] = [];
+  for (let i = 0; i < seeded.users.length; i += 50) tokens.push(...(await Promise.all(seeded.users.slice(i, i + 50).map(mint))));
+  const deepToken = await mint(seeded.deep);
+  log(`minted ${tokens.length + 1} tokens`);
+
+  // 5. The floor.
+  const floorPort = await freePort();
+  const floor = await startProcess(
+    ['bench/floor-server.ts'],
+    { PORT: String(floorPort), DATABASE_URL: dbUrl, JWKS_URL: `${serverUrl}/api/auth/jwks`, ISSUER: new URL(serverUrl).origin },
+    `http://127.0.0.1:${floorPort}/`,
+  );
+
+  // The cursor 500 items deep in the deep user's list, obtained through the API itself.
+  const gql = async (query: string, token: string, variables = {}) => {
+    const res = await fetch(`${serverUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as { data: { tasks: { pageInfo: { endCursor: string } } } };
+  };
+  let deepCursor: string | null = null;
+  for (let i = 0; i < DEEP_OFFSET / 100; i++) {
+    const { data } = await gql('query ($after: String) { tasks(first: 100, after: $after) { pageInfo { endCursor } } }', deepToken, { after: deepCursor });
+    deepCursor = data.tasks.pageInfo.endCursor;
+  }
+
+  const nodes = (body: string) => (JSON.parse(body) as { data?: { tasks?: { nodes: Array<{ owner: { id: string } }> } } }).data?.tasks?.nodes;
+  const pageBody = (after: string | null) =>
+    JSON.stringify({
+      query: 'query Page($after: String) { tasks(first: 20, after: $after) { nodes { id title completed priority dueAt createdAt owner { id } } } }',
+      variables: { after },
+    });
+  const firstPage = pageBody(null);
+  const deepPage = pageBody(deepCursor);
+  const pick = (u: number, i: number) => seeded.users[u]!.taskIds[i % TASKS_PER_USER]!;
+  const ops: Operation[] = [
+    {
+      name: 'floor: 20 tasks',
+      target: 'floor',
+      request: (u) => ({ token: tokens[u]! }),
+      check: (status, body, u) => {
+        if (status !== 200) return false;
+        const rows = (JSON.parse(body) as { tasks: Array<{ owner_id: string }> }).tasks;
+        return rows.length === 20 && rows.every((r) => r.owner_id === seeded.users[u]!.id);
+      },
+    },
+    {
+      name: 'tasks(first: 20)',
+      target: 'server',
+      request: (u) => ({ token: tokens[u]!, body: firstPage }),
+      check: (status, body, u) => {
+        const list = status === 200 ? nodes(body) : undefined;
+        return list?.length === 20 && list.every((t) => t.owner.id === seeded.users[u]!.id);
+      },
+    },
+    {
+      name: 'task(id)',
+      target: 'server',
+      request: (u, i) => ({
+        token: tokens[u]!,
+        body: JSON.stringify({ query: 'query One($id: ID!) { task(id: $id) { id title completed owner { id } } }', variables: { id: pick(u, i) } }),
+      }),
+      check: (status, body, u) =>
+        status === 200 && (JSON.parse(body) as { data?: { task?: { owner: { id: string } } } }).data?.task?.owner.id === seeded.users[u]!.id,
+    },
+    {
+      name: 'createTask',
+      target: 'server',
+      request: (u, i) => ({
+        token: tokens[u]!,
+        body: JSON.stringify({
+          query: 'mutation Create($input: CreateTaskInput!) { createTask(input: $input) { id owner { id } } }',
+          variables: { input: { title: `bench ${i}`, priority: 'HIGH' } },
+        }),
+      }),
+      check: (status, body, u) =>
+        status === 200 && (JSON.parse(body) as { data?: { createTask?: { owner: { id: string } } } }).data?.createTask?.owner.id === seeded.users[u]!.id,
+    },
+    {
+      name: 'updateTask',
+      target: 'server',
+      request: (u, i) => ({
+        token: tokens[u]!,
+        body: JSON.stringify({
+          query: 'mutation Update($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { id completed } }',
+          variables: { id: pick(u, i), input: { completed: i % 2 === 0 } },
+        }),
+      }),
+      check: (status, body) => status === 200 && !!(JSON.parse(body) as { data?: { updateTask?: unknown } }).data?.updateTask,
+    },
+    {
+      name: '10k list: first page',
+      target: 'server',
+      request: () => ({ token: deepToken, body: firstPage }),
+      check: (status, body) => nodes(body)?.length === 20 && status === 200,
+    },
+    {
+      name: `10k list: ${DEEP_OFFSET} deep`,
+      target: 'server',
+      request: () => ({ token: deepToken, body: deepPage }),
+      check: (status, body) => nodes(body)?.length === 20 && status === 200,
+    },
+  ];
+
+  // 6. Interleaved runs: every round runs the floor, then each operation.
+  const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
+  const selected = ops.filter((op) => op.target === 'floor' || !only || only.test(op.name));
+  const results: RunResult[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const op of selected) {
+      const target = op.target === 'floor' ? { url: `http://127.0.0.1:${floorPort}/`, pid: floor.pid! } : { url: `${serverUrl}/graphql`, pid: server.pid! };
+      const users = op.name.startsWith('10k') ? 1 : tokens.length;
+      await load(target.url, op, target.pid, users, WARMUP);
+      const r = await load(target.url, op, target.pid, users, DURATION);
+      results.push({ ...r, round });
+      log(`round ${round}: ${op.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, ${r.failures} failures`);
+    }
+  }
+
+  // 7. Report.
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const byOp = selected.map((op) => {
+    const runs = results.filter((r) => r.operation === op.name);
+    return {
+      operation: op.name,
+      rps: mean(runs.map((r) => r.rps)),
+      p50: mean(runs.map((r) => r.p50)),
+      p99: mean(runs.map((r) => r.p99)),
+      cpuMsPerRequest: mean(runs.map((r) => r.cpuMsPerRequest)),
+      peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+      failures: runs.reduce((a, r) => a + r.failures, 0),
+      requests: runs.reduce((a, r) => a + r.requests, 0),
+    };
+  });
+  const floorRow = byOp[0]!;
+  const first = byOp.find((r) => r.operation === '10k list: first page');
+  const table = byOp.map((r) => ({
+    ...r,
+    ratioToFloor: r.rps / floorRow.rps,
+    p99RatioToFloor: r.p99 / floorRow.p99,
+    ...(first && r.operation.includes('deep') ? { ratioToFirstPage: r.rps / first.rps } : {}),
+  }));
+
+  const fmt = (n: number, d = 0) => n.toFixed(d);
+  const lines = [
+    '| operation | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MiB | x floor req/s | x floor p99 | failures |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...table.map(
+      (r) =>
+        `| ${r.operation} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.cpuMsPerRequest, 3)} | ${r.peakRssMiB} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.p99RatioToFloor, 2)} | ${r.failures} |`,
+    ),
+  ];
+  const deepRow = table.find((r) => r.operation.includes('deep'));
+  console.log(lines.join('\n'));
+  console.log(`\n${DEEP_OFFSET}-deep page vs first page of the same 10k list: ${fmt(deepRow?.ratioToFirstPage ?? 0, 2)}x`);
+  console.log(
+    `${ROUNDS} rounds x ${DURATION} s per run, ${CONNECTIONS} connections, ${cpus().length} cores, Node ${process.version}, ` +
+      `PostgreSQL ${embedded ? 'embedded' : 'from DATABASE_URL'}; total ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+
+  const resultsDir = path.join(projectRoot, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, table, runs: results }, null, 2);
+  writeFileSync(file, json);
+  writeFileSync(path.join(resultsDir, 'latest.json'), json);
+  log(`results written to ${path.relative(projectRoot, file)}`);
+  if (table.some((r) => r.failures > 0)) {
+    log('some responses were wrong: see the failures column');
+    process.exitCode = 1;
+  }
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
+  });
