@@ -14,6 +14,7 @@ import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
 import { formatError } from './graphql/errors.ts';
+import { maxRootFields } from './graphql/limits.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
 import { sendJson } from './http/respond.ts';
@@ -114,6 +115,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       formatError,
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
+      validationRules: [maxRootFields()],
       hideSchemaDetailsFromClientErrors: config.nodeEnv === 'production',
       introspection: config.graphql.introspection,
       // index.ts owns SIGTERM/SIGINT: drain, then close pools, then stop PostgreSQL, in that order.

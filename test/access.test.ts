@@ -156,3 +156,21 @@ describe('the Authorization header', () => {
     expect(status).toBe(401);
   });
 });
+
+describe('limits', () => {
+  it('refuses an operation with more than 50 root fields, aliases and fragments included, before running any', async () => {
+    const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: tasks(first: 100) { totalCount }`).join('\n');
+    const res = await execute(
+      server.graphqlUrl,
+      `query { ${aliases} ...More } fragment More on Query { ${Array.from({ length: 11 }, (_, i) => `b${i}: me { id }`).join(' ')} }`,
+      {},
+      user.token,
+    );
+    expect(res.status).toBe(400);
+    expect(codes(res)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(res.errors?.[0]?.message).toBe('The operation selects 51 root fields; at most 50 are allowed per request.');
+
+    const fifty = Array.from({ length: 50 }, (_, i) => `a${i}: me { id }`).join(' ');
+    expect((await execute(server.graphqlUrl, `{ ${fifty} }`, {}, user.token)).status).toBe(200);
+  });
+});
