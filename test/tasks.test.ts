@@ -171,6 +171,13 @@ describe('input validation: BAD_USER_INPUT naming the field, and nothing changes
     expect(res.errors?.[0]?.message).toContain('dueAt');
   });
 
+  it('refuses malformed dates written inline in the query with BAD_USER_INPUT too', async () => {
+    const res = await execute(server.graphqlUrl, 'mutation { createTask(input: { title: "x", dueAt: "next tuesday" }) { id } }', {}, user.token);
+    expect(res.status).toBe(400);
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.errors?.[0]?.message).toContain('DateTime');
+  });
+
   it('refuses malformed ids without touching the database', async () => {
     for (const id of ['42', 'not-a-uuid', "' or 1=1 --", '01a20058-7344-76ce-96c2-fc510183c3e']) {
       const res = await execute(server.graphqlUrl, TaskDocument, { id }, user.token);

@@ -82,6 +82,15 @@ export function isClientError(error: unknown): boolean {
  * logged with the request id by the errors plugin, which puts the id in `extensions.requestId`.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  // A literal of the wrong type written in the query (`dueAt: "next tuesday"`) is bad input like a
+  // wrong variable, which Apollo already reports as BAD_USER_INPUT: one code for both.
+  if (formatted.extensions?.['code'] === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED) {
+    const cause = error instanceof GraphQLError ? error.originalError : undefined;
+    const badLiteral =
+      formatted.message.startsWith('Expected value of type') ||
+      (cause instanceof GraphQLError && cause.extensions['code'] === ErrorCode.BAD_USER_INPUT);
+    if (badLiteral) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_USER_INPUT } };
+  }
   if (isClientError(error)) return formatted;
   return {
     message: 'Internal server error',

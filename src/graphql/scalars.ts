@@ -1,4 +1,4 @@
-import { GraphQLScalarType } from 'graphql';
+import { GraphQLError, GraphQLScalarType, type ValueNode } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 
 /**
@@ -8,6 +8,15 @@ import { DateTimeResolver } from 'graphql-scalars';
  */
 export const DateTime = new GraphQLScalarType({
   ...DateTimeResolver.toConfig(),
+  // A bad date written inline in a query fails validation; marked, so that it is reported as
+  // BAD_USER_INPUT like a bad date in a variable (see formatError).
+  parseLiteral: (node: ValueNode, variables?: Record<string, unknown> | null) => {
+    try {
+      return DateTimeResolver.parseLiteral(node, variables);
+    } catch (err) {
+      throw new GraphQLError(err instanceof Error ? err.message : 'Invalid DateTime', { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+  },
   serialize: (value) => {
     if (typeof value === 'string') return value;
     if (value instanceof Date) return value.toISOString();
