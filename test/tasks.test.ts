@@ -178,6 +178,16 @@ describe('input validation: BAD_USER_INPUT naming the field, and nothing changes
     expect(res.errors?.[0]?.message).toContain('DateTime');
   });
 
+  it('refuses dates outside the years 0001 to 9999, and stores the extremes exactly', async () => {
+    const res = await execute(server.graphqlUrl, CreateTaskDocument, { input: { title: 'x', dueAt: '0000-06-01T00:00:00Z' } }, user.token);
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.dueAt' });
+    const filter = await execute(server.graphqlUrl, TasksDocument, { filter: { dueAfter: '0000-01-01T00:00:00Z' } }, user.token);
+    expect(filter.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.dueAfter' });
+    for (const dueAt of ['0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z']) {
+      expect((await createTask({ title: 'edge', dueAt })).dueAt).toBe(dueAt);
+    }
+  });
+
   it('refuses malformed ids without touching the database', async () => {
     for (const id of ['42', 'not-a-uuid', "' or 1=1 --", '01a20058-7344-76ce-96c2-fc510183c3e']) {
       const res = await execute(server.graphqlUrl, TaskDocument, { id }, user.token);

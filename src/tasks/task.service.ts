@@ -74,7 +74,7 @@ export class TaskService {
       title: valid.title('input.title', input.title),
       description: input.description == null ? null : valid.description('input.description', input.description),
       priority: priorityRank(valid.notNull('input.priority', input.priority ?? 'MEDIUM')),
-      dueAt: input.dueAt ?? null,
+      dueAt: input.dueAt == null ? null : valid.dateTime('input.dueAt', input.dueAt),
     });
   }
 
@@ -89,7 +89,7 @@ export class TaskService {
     }
     if (input.completed !== undefined) changes.completed = valid.notNull('input.completed', input.completed);
     if (input.priority !== undefined) changes.priority = priorityRank(valid.notNull('input.priority', input.priority));
-    if (input.dueAt !== undefined) changes.dueAt = input.dueAt;
+    if (input.dueAt !== undefined) changes.dueAt = input.dueAt === null ? null : valid.dateTime('input.dueAt', input.dueAt);
     return (await this.#repo.update(ownerId, id, changes)) ?? this.#missing(id);
   }
 
@@ -106,7 +106,7 @@ function filterValues(filter: TaskFilter | null | undefined): TaskFilterValues {
     completed: filter.completed ?? undefined,
     priority: filter.priority == null ? undefined : priorityRank(filter.priority),
     search: filter.search == null ? undefined : valid.search('filter.search', filter.search),
-    dueBefore: filter.dueBefore ?? undefined,
-    dueAfter: filter.dueAfter ?? undefined,
+    dueBefore: filter.dueBefore == null ? undefined : valid.dateTime('filter.dueBefore', filter.dueBefore),
+    dueAfter: filter.dueAfter == null ? undefined : valid.dateTime('filter.dueAfter', filter.dueAfter),
   };
 }

@@ -59,3 +59,10 @@ export function notNull<T>(field: string, value: T | null): T {
   if (value === null) throw badUserInput(field, 'cannot be null');
   return value;
 }
+
+/** Years 1 to 9999: what RFC 3339 can write and PostgreSQL stores without an era (year 0 is 1 BC). */
+export function dateTime(field: string, value: Date): Date {
+  const year = value.getUTCFullYear();
+  if (year < 1 || year > 9999) throw badUserInput(field, 'must be a date between the years 0001 and 9999');
+  return value;
+}
