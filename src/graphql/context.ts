@@ -56,9 +56,13 @@ export function createContextFactory(deps: ContextDeps) {
     // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
     const requestId = typeof req.id === 'string' ? req.id : '';
     const viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
-    // One EntityManager per request: its identity map and unit of work are this request's alone.
-    const em = deps.orm.em.fork();
-    if (viewer) em.setFilterParams('owner', { id: viewer.id });
+    // One EntityManager per request (forked when first needed): its identity map and unit of work
+    // are this request's alone, and its owner filter is bound to the viewer.
+    const em = () => {
+      const fork = deps.orm.em.fork();
+      if (viewer) fork.setFilterParams('owner', { id: viewer.id });
+      return fork;
+    };
     return {
       requestId,
       logger: deps.logger.child({ requestId }),

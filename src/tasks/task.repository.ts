@@ -118,11 +118,17 @@ export type TaskChanges = Partial<NewTask & { completed: boolean }>;
  */
 export class TaskRepository {
   readonly #db: pg.Pool;
-  readonly #em: EntityManager;
+  readonly #forkEm: () => EntityManager;
+  #forked: EntityManager | undefined;
 
-  constructor(db: pg.Pool, em: EntityManager) {
+  /** `em` forks the request's EntityManager; called on the first write only (reads need none). */
+  constructor(db: pg.Pool, em: () => EntityManager) {
     this.#db = db;
-    this.#em = em;
+    this.#forkEm = em;
+  }
+
+  get #em(): EntityManager {
+    return (this.#forked ??= this.#forkEm());
   }
 
   async findOwned(ownerId: string, id: string): Promise<TaskRecord | undefined> {
