@@ -25,6 +25,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // A closed terminal or SSH session: without a handler Node dies at once and would leave the
+  // embedded PostgreSQL running.
+  process.on('SIGHUP', shutdown);
 }
 
 main().catch((err: unknown) => {

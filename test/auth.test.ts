@@ -73,4 +73,24 @@ describe('Better Auth in the same process', () => {
     });
     expect(trusted.status).toBe(200);
   });
+
+  it('refuses oversized request bodies with 413 before reading them into memory', async () => {
+    const big = JSON.stringify({ email: 'a@example.test', password: 'x'.repeat(100_000) });
+    const declared = await fetch(`${server.url}/api/auth/sign-in/email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: big,
+    });
+    expect(declared.status).toBe(413);
+
+    // Without a declared length (chunked), the limit cuts the stream off instead.
+    const chunked = await fetch(`${server.url}/api/auth/sign-in/email`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new Blob([big]).stream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBeGreaterThanOrEqual(400);
+    expect(chunked.status).toBeLessThan(500);
+  });
 });

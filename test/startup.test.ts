@@ -53,8 +53,11 @@ describe('npm start with nothing configured', () => {
     expect(restarted.output()).not.toContain('BETTER_AUTH_SECRET is not set');
     expect(readFileSync(path.join(dataDir, 'auth-secret'), 'utf8')).toBe(secret);
     await expect(signIn(again, user.email, user.password)).resolves.toContain('session_token');
-    restarted.child.kill('SIGINT');
+    // A closed terminal (SIGHUP) shuts down as cleanly as SIGTERM: PostgreSQL goes too.
+    const restartedPid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    restarted.child.kill('SIGHUP');
     expect(await restarted.exited).toBe(0);
+    expect(alive(restartedPid)).toBe(false);
   });
 
   it('explains a half-initialised data folder instead of printing a stack trace', async () => {

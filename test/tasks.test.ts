@@ -188,6 +188,35 @@ describe('input validation: BAD_USER_INPUT naming the field, and nothing changes
     }
   });
 
+  it('refuses literals of the wrong type written inline with BAD_USER_INPUT, as for variables', async () => {
+    for (const query of ['{ tasks(first: "x") { totalCount } }', '{ tasks(first: 1.5) { totalCount } }', '{ tasks(orderBy: NOPE) { totalCount } }', '{ task(id: 1.5) { id } }']) {
+      const res = await execute(server.graphqlUrl, query, {}, user.token);
+      expect({ query, status: res.status, codes: codes(res) }).toEqual({ query, status: 400, codes: ['BAD_USER_INPUT'] });
+    }
+  });
+
+  it('refuses C1 control characters too, and stores lone surrogates as U+FFFD consistently', async () => {
+    expect(await createError({ title: 'next\u0085line' })).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.title' });
+    const created = await createTask({ title: 'half \ud800 pair' });
+    expect(created.title).toBe('half \ufffd pair');
+    const { task } = await expectData(server.graphqlUrl, TaskDocument, { id: created.id }, user.token);
+    expect(task?.title).toBe(created.title);
+  });
+
+  it('refuses forged cursors with impossible dates as BAD_USER_INPUT, never a database error', async () => {
+    const forge = (value: unknown[]) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const id = '01a20058-7344-76ce-96c2-fc510183c3ed';
+    for (const [orderBy, after] of [
+      ['CREATED_AT_DESC', forge(['CREATED_AT_DESC', '2026-02-30T00:00:00.000Z', id])],
+      ['CREATED_AT_ASC', forge(['CREATED_AT_ASC', '0000-01-01T00:00:00.000Z', id])],
+      ['DUE_AT_ASC', forge(['DUE_AT_ASC', '2026-13-01T00:00:00.000Z', id])],
+      ['PRIORITY_DESC', forge(['PRIORITY_DESC', 1, '2026-04-31T00:00:00.000Z', id])],
+    ] as const) {
+      const res = await execute(server.graphqlUrl, TasksDocument, { orderBy, after }, user.token);
+      expect({ orderBy, codes: codes(res) }).toEqual({ orderBy, codes: ['BAD_USER_INPUT'] });
+    }
+  });
+
   it('refuses malformed ids without touching the database', async () => {
     for (const id of ['42', 'not-a-uuid', "' or 1=1 --", '01a20058-7344-76ce-96c2-fc510183c3e']) {
       const res = await execute(server.graphqlUrl, TaskDocument, { id }, user.token);

@@ -71,6 +71,8 @@ describe('claims', () => {
     ['without sub', { sub: undefined }],
     ['with an empty sub', { sub: '' }],
     ['with a blank sub', { sub: '   ' }],
+    ['with a control character in sub', { sub: 'user\u0000x' }],
+    ['with a sub over 255 characters', { sub: 's'.repeat(256) }],
     ['without email', { email: undefined }],
     ['not yet valid (nbf beyond the skew)', { nbf: now() + 120 }],
     ['issued in the future (iat beyond the skew)', { iat: now() + 120 }],
@@ -241,6 +243,29 @@ describe('only the Authorization header authenticates', () => {
       });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    }
+  });
+});
+
+describe('a JWKS endpoint that has never answered', () => {
+  it('is asked at most once per cooldown, however many tokens arrive', async () => {
+    const dead = await startJwksServer('down');
+    const lonely = await startServer({
+      AUTH_MODE: 'remote-jwks',
+      AUTH_JWKS_URL: dead.url,
+      AUTH_ISSUER: ISSUER,
+      AUTH_AUDIENCE: AUDIENCE,
+      AUTH_JWKS_COOLDOWN_SECONDS: '30',
+    });
+    try {
+      const tokens = await Promise.all(Array.from({ length: 30 }, () => sign(ed, valid())));
+      for (const token of tokens) {
+        expect(await postGraphQL(lonely.graphqlUrl, '{ me { id } }', bearer(token))).toEqual(INVALID_TOKEN);
+      }
+      expect(dead.requests()).toBeLessThanOrEqual(1);
+    } finally {
+      await lonely.stop();
+      await dead.close();
     }
   });
 });

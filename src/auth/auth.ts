@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { betterAuth, type BetterAuthOptions } from 'better-auth';
 import { getMigrations } from 'better-auth/db/migration';
-import { toNodeHandler } from 'better-auth/node';
+import { fromNodeHeaders } from 'better-auth/node';
+import { setResponse } from 'better-call/node';
 import { jwt } from 'better-auth/plugins';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
+import { BodyTooLarge, readBody } from '../http/body.ts';
+import { sendJson } from '../http/respond.ts';
 import type { Logger } from '../logger.ts';
 
 /** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
@@ -97,13 +100,35 @@ export async function prepareAuth(auth: Auth): Promise<void> {
   await auth.api.getJwks();
 }
 
-/** Node handler for everything under `/api/auth`. */
+/** Sign-up and sign-in bodies are small; Better Auth's own Node adapter would buffer any size. */
+export const AUTH_MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Node handler for everything under `/api/auth`: the body is read here with a size limit (413
+ * beyond it, declared or chunked), then handed to Better Auth as a web Request; the socket address
+ * goes along for the rate limiter.
+ */
 export function authHandler(auth: Auth, config: Config) {
-  const handle = toNodeHandler(auth);
   const fromSocket = config.auth.trustedProxies.length === 0;
-  return (req: IncomingMessage, res: ServerResponse) => {
+  return async (req: IncomingMessage, res: ServerResponse) => {
     delete req.headers[SOCKET_IP_HEADER];
     if (fromSocket && req.socket.remoteAddress) req.headers[SOCKET_IP_HEADER] = req.socket.remoteAddress;
-    return handle(req, res);
+    let body: Buffer | undefined;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      try {
+        body = await readBody(req, AUTH_MAX_BODY_BYTES);
+      } catch (err) {
+        if (!(err instanceof BodyTooLarge)) throw err;
+        sendJson(res, 413, { message: `The request body is larger than ${AUTH_MAX_BODY_BYTES} bytes.`, code: 'PAYLOAD_TOO_LARGE' });
+        return;
+      }
+    }
+    const proto = req.headers['x-forwarded-proto'] ?? ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
+    const request = new Request(`${String(proto)}://${req.headers.host}${req.url}`, {
+      method: req.method,
+      headers: fromNodeHeaders(req.headers),
+      ...(body && body.length > 0 ? { body } : {}),
+    });
+    await setResponse(res, await auth.handler(request));
   };
 }

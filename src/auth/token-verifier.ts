@@ -90,7 +90,9 @@ export function cachedKeySet(
     })());
 
   const key: JWTVerifyGetKey = async (header, token) => {
-    if (!local) await reload();
+    // Before the first successful load too, at most one attempt per cooldown: tokens must not be
+    // able to hammer an unreachable key source.
+    if (!local && Date.now() - lastAttempt >= cooldownMs) await reload();
     else if (maxAgeMs !== undefined && Date.now() - loadedAt > maxAgeMs && Date.now() - lastAttempt > cooldownMs) void reload();
     if (!local) throw new TokenRejected('no signing keys available');
     try {
@@ -110,8 +112,11 @@ export async function sharedSecretKey(secret: string): Promise<KeySource> {
   return { key, generation: () => 0 };
 }
 
+// Subjects are ids: printable, and short enough for an index. (A NUL would even fail in PostgreSQL.)
+const SUBJECT = /^[^\p{Cc}]{1,255}$/u;
+
 function viewerFrom(payload: JWTPayload): Viewer {
-  if (typeof payload.sub !== 'string' || payload.sub.trim() === '') throw new TokenRejected('no subject');
+  if (typeof payload.sub !== 'string' || payload.sub.trim() === '' || !SUBJECT.test(payload.sub)) throw new TokenRejected('bad subject');
   if (typeof payload['email'] !== 'string') throw new TokenRejected('no email claim');
   const name = payload['name'];
   return { id: payload.sub, email: payload['email'], name: typeof name === 'string' && name !== '' ? name : null };

@@ -1,6 +1,6 @@
 import { HeaderMap } from '@apollo/server';
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, isValueNode, Kind, type GraphQLFormattedError } from 'graphql';
 
 /**
  * The `extensions.code` values this API returns. Clients branch on these; they never change.
@@ -84,10 +84,12 @@ export function isClientError(error: unknown): boolean {
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   // A literal of the wrong type written in the query (`dueAt: "next tuesday"`) is bad input like a
   // wrong variable, which Apollo already reports as BAD_USER_INPUT: one code for both.
-  if (formatted.extensions?.['code'] === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED) {
-    const cause = error instanceof GraphQLError ? error.originalError : undefined;
+  // (graphql-js reports those against the literal's node; the DateTime scalar marks its own.)
+  if (formatted.extensions?.['code'] === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED && error instanceof GraphQLError) {
+    const node = error.nodes?.[0];
+    const cause = error.originalError;
     const badLiteral =
-      formatted.message.startsWith('Expected value of type') ||
+      (node !== undefined && isValueNode(node) && node.kind !== Kind.VARIABLE) ||
       (cause instanceof GraphQLError && cause.extensions['code'] === ErrorCode.BAD_USER_INPUT);
     if (badLiteral) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_USER_INPUT } };
   }

@@ -1,37 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { BodyTooLarge, readBody } from './body.ts';
 import { sendJson } from './respond.ts';
 
 export interface ApolloHandlerOptions<TContext extends BaseContext> {
   context: (req: IncomingMessage) => Promise<TContext>;
   /** Larger request bodies are refused with 413 before they are parsed. */
   maxBodyBytes: number;
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 const badRequest = (message: string) => ({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
@@ -48,7 +23,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
     if (req.method === 'POST') {
       let text: string;
       try {
-        text = await readBody(req, options.maxBodyBytes);
+        text = (await readBody(req, options.maxBodyBytes)).toString('utf8');
       } catch (err) {
         if (err instanceof BodyTooLarge) sendJson(res, 413, badRequest(`The request body is larger than ${options.maxBodyBytes} bytes.`));
         else res.destroy();

@@ -31,8 +31,12 @@ export function encodeCursor(order: TaskOrder, task: TaskRecord): string {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
+/** An ISO timestamp as this server writes them: a real date (no 30 February), years 1 to 9999. */
 function date(value: unknown): string | undefined {
-  return typeof value === 'string' && ISO.test(value) && !Number.isNaN(Date.parse(value)) ? value : undefined;
+  if (typeof value !== 'string' || !ISO.test(value)) return undefined;
+  const parsed = new Date(value);
+  const year = parsed.getUTCFullYear();
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString() === value && year >= 1 && year <= 9999 ? value : undefined;
 }
 
 /** The position a cursor points at, or undefined when it is malformed or from another order. */

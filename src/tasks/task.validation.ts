@@ -1,9 +1,8 @@
 import { badUserInput } from '../graphql/errors.ts';
 
-// Control characters other than tab (\x09) and newline (\x0A); carriage returns are normalised
+// Control characters (C0, DEL and C1) other than tab and newline; carriage returns are normalised
 // away before the check (text pasted from Windows), so they never reach the database.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\x00-\x08\x0B-\x1F\x7F]/u;
+const CONTROL = /(?![\t\n])\p{Cc}/u;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const TITLE_MAX = 200;
@@ -19,7 +18,9 @@ function length(s: string): number {
 }
 
 function text(field: string, value: string, max: number): string {
-  const normalised = value.replace(/\r\n?/g, '\n');
+  // Lone surrogates cannot be stored as UTF-8: make them U+FFFD here, so that what the mutation
+  // returns is what later reads return.
+  const normalised = value.toWellFormed().replace(/\r\n?/g, '\n');
   if (CONTROL.test(normalised)) {
     throw badUserInput(field, 'must not contain control characters other than tab and newline');
   }
