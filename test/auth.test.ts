@@ -89,7 +89,7 @@ describe('Better Auth in the same process', () => {
       headers: { 'content-type': 'application/json' },
       body: new Blob([big]).stream(),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(chunked.status).toBeGreaterThanOrEqual(400);
     expect(chunked.status).toBeLessThan(500);
   });
