@@ -12,6 +12,7 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** Reserved for write conflicts; no operation returns it yet. */
   CONFLICT: 'CONFLICT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
@@ -64,10 +65,6 @@ export function notFound(message = 'No task has this id.'): GraphQLError {
 /** Invalid input; `field` is the argument path, e.g. `input.title`. */
 export function badUserInput(field: string, problem: string): GraphQLError {
   return new GraphQLError(`${field}: ${problem}`, { extensions: { code: ErrorCode.BAD_USER_INPUT, field } });
-}
-
-export function conflict(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.CONFLICT } });
 }
 
 /** True for errors meant for the client; anything else is a bug or an outage, and is masked. */

@@ -50,4 +50,3 @@ export function priorityName(rank: number): TaskPriority {
 }
 
 export type { TaskOrder };
-export const TASK_ORDERS = ['CREATED_AT_DESC', 'CREATED_AT_ASC', 'DUE_AT_ASC', 'PRIORITY_DESC'] as const satisfies readonly TaskOrder[];
