@@ -145,7 +145,7 @@ export function secretWeakness(secret: string): string | undefined {
  * Parses an environment. Pure apart from reading nothing: the development secret is resolved by
  * `loadConfig`, so a missing secret here is a problem only in production.
  */
-export function parseConfig(env: Record<string, string | undefined>, devSecret?: () => string): Config {
+export function parseConfig(env: Record<string, string | undefined>, devSecret?: (dataDir: string) => string): Config {
   // `VAR=` in a .env file or a shell means "not set", as most tools read it.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
@@ -155,6 +155,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
   const e = parsed.data;
   const problems: string[] = [];
   const production = e.NODE_ENV === 'production';
+  const dataDir = path.resolve(projectRoot, e.DATA_DIR ?? '.data');
 
   const embedded = e.AUTH_MODE === 'embedded';
   let secret = e.BETTER_AUTH_SECRET;
@@ -168,7 +169,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     if (production || !devSecret) {
       problems.push('BETTER_AUTH_SECRET: required in production; generate one with `openssl rand -base64 32`');
     } else {
-      secret = devSecret();
+      secret = devSecret(dataDir);
     }
   } else if (production) {
     const weakness = secretWeakness(secret);
@@ -215,7 +216,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
-    dataDir: path.resolve(projectRoot, e.DATA_DIR ?? '.data'),
+    dataDir,
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
     logLevel: e.LOG_LEVEL,
     auth: {
@@ -260,7 +261,5 @@ export function developmentSecret(dataDir: string, warn: (message: string) => vo
 }
 
 export function loadConfig(warn: (message: string) => void): Config {
-  const env = readEnvironment();
-  const dataDir = path.resolve(projectRoot, env['DATA_DIR'] || '.data');
-  return parseConfig(env, () => developmentSecret(dataDir, warn));
+  return parseConfig(readEnvironment(), (dataDir) => developmentSecret(dataDir, warn));
 }
