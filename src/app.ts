@@ -1,13 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import cors from 'cors';
-import { pinoHttp } from 'pino-http';
-import { AUTH_BASE_PATH, authHandler, type Auth } from './auth/auth.ts';
+import { AUTH_BASE_PATH, authHandler, prepareAuth, type Auth } from './auth/auth.ts';
 import { createIdentity } from './auth/identity.ts';
 import { publicHostname, type Config } from './config.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
@@ -17,9 +13,10 @@ import { formatError } from './graphql/errors.ts';
 import { maxRootFields } from './graphql/limits.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
-import { sendJson } from './http/respond.ts';
+import { createHttpServer, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { TaskSchema } from './tasks/task.entity.ts';
 
 export interface App {
   /** Base URL the server listens on, e.g. http://127.0.0.1:4000 */
@@ -51,64 +48,30 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const pool = createPool(database.url, 10, logger);
     cleanups.push(() => pool.end());
     const { auth, verifier, users } = await createIdentity(config, pool, logger);
-    const orm = await createOrm(database.url);
+    const orm = await createOrm(database.url, [TaskSchema]);
     cleanups.push(() => orm.close());
-    await migrate(pool, auth, orm);
+    await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
 
-    const logRequest = pinoHttp({
-      logger,
-      genReqId: (_req, res) => {
-        const id = randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      // One short line per request: what was asked, how it ended. Headers (tokens, cookies) stay out.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    });
-    // Bearer tokens, not cookies, authenticate /graphql, so any origin may call it (Apollo Sandbox,
-    // a frontend on another host) without credentials. /api/auth uses cookies: trusted origins only.
-    const graphqlCors = cors();
-    const authCors = cors({ origin: config.auth.trustedOrigins, credentials: true });
     const handleAuth = auth ? authHandler(auth, config) : undefined;
-
-    const readiness = async (res: http.ServerResponse) => {
+    const ready = async () => {
       try {
         await pool.query('select 1');
-        sendJson(res, 200, { status: 'ready' });
+        return true;
       } catch (err) {
         logger.warn({ err }, 'readiness check failed: database unreachable');
-        sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
+        return false;
       }
     };
-
-    const httpServer = http.createServer();
-    const route = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      logRequest(req, res);
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const pathname = q === -1 ? url : url.slice(0, q);
-      const fail = (err: unknown) => {
-        logger.error({ err, url }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-        else res.destroy();
-      };
-      if (pathname === '/graphql') {
-        graphqlCors(req, res, () => void handleGraphQL(req, res, q === -1 ? '' : url.slice(q)).catch(fail));
-      } else if (handleAuth && pathname.startsWith(`${AUTH_BASE_PATH}/`)) {
-        // Better Auth reads and parses the body itself.
-        authCors(req, res, () => void Promise.resolve(handleAuth(req, res)).catch(fail));
-      } else if (pathname === '/healthz') {
-        sendJson(res, 200, { status: 'ok' });
-      } else if (pathname === '/readyz') {
-        readiness(res).catch(fail);
-      } else {
-        sendJson(res, 404, { error: 'not found' });
-      }
-    };
+    // Filled in once Apollo has started; the server does not listen before that.
+    let handleGraphQL: Routes['graphql'] = () => Promise.reject(new Error('GraphQL is not started'));
+    const httpServer = createHttpServer({
+      graphql: (req, res, search) => handleGraphQL(req, res, search),
+      auth: handleAuth,
+      authBasePath: AUTH_BASE_PATH,
+      trustedOrigins: config.auth.trustedOrigins,
+      ready,
+      logger,
+    });
 
     const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
@@ -116,6 +79,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
       validationRules: [maxRootFields()],
+      // A browser cannot send Authorization cross-site without a preflight, so a request carrying
+      // it is no CSRF risk; urql's default GET queries carry it. A bare GET is still refused.
+      csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
       hideSchemaDetailsFromClientErrors: config.nodeEnv === 'production',
       introspection: config.graphql.introspection,
       // index.ts owns SIGTERM/SIGINT: drain, then close pools, then stop PostgreSQL, in that order.
@@ -134,11 +100,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     await apollo.start();
     cleanups.push(() => apollo.stop());
-    const handleGraphQL = apolloHandler(apollo, {
+    handleGraphQL = apolloHandler(apollo, {
       context: createContextFactory({ orm, db: pool, verifier, users, logger }),
       maxBodyBytes: 1024 * 1024,
     });
-    httpServer.on('request', route);
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

@@ -41,6 +41,8 @@ export interface Config {
     maxTokenAgeSeconds: number;
     /** Least time between two key-set reloads caused by tokens naming an unknown key. */
     jwksCooldownSeconds: number;
+    /** Embedded mode: lifetime of the JWTs Better Auth issues (`exp` - `iat`). */
+    jwtLifetimeSeconds: number;
     /** Embedded mode: Better Auth's signing-key rotation; undefined keeps one key. */
     keyRotation: { intervalSeconds: number; gracePeriodSeconds: number } | undefined;
     /** Origins allowed to call `/api/auth` from a browser (Better Auth's CSRF origin check). */
@@ -115,6 +117,7 @@ const envSchema = z.object({
   AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   AUTH_KEY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
   AUTH_KEY_GRACE_SECONDS: z.coerce.number().int().positive().optional(),
+  AUTH_JWT_LIFETIME_SECONDS: z.coerce.number().int().min(5).max(86_400).optional(),
 });
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost']);
@@ -161,7 +164,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
   let secret = e.BETTER_AUTH_SECRET;
   if (!embedded) {
     // Better Auth does not run here: its variables would be silently ignored, so say so.
-    for (const name of ['BETTER_AUTH_SECRET', 'BETTER_AUTH_URL', 'AUTH_KEY_ROTATION_SECONDS', 'AUTH_KEY_GRACE_SECONDS'] as const) {
+    for (const name of ['BETTER_AUTH_SECRET', 'BETTER_AUTH_URL', 'AUTH_KEY_ROTATION_SECONDS', 'AUTH_KEY_GRACE_SECONDS', 'AUTH_JWT_LIFETIME_SECONDS'] as const) {
       if (e[name] !== undefined) problems.push(`${name}: only used with AUTH_MODE=embedded (AUTH_MODE is ${e.AUTH_MODE})`);
     }
     secret = '';
@@ -231,6 +234,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       maxTokenAgeSeconds: e.AUTH_MAX_TOKEN_AGE_SECONDS,
       // In process, a reload is one query: allow one a second. Remotely, be gentle (jose's default).
       jwksCooldownSeconds: e.AUTH_JWKS_COOLDOWN_SECONDS ?? (embedded ? 1 : 30),
+      jwtLifetimeSeconds: e.AUTH_JWT_LIFETIME_SECONDS ?? 900,
       keyRotation: e.AUTH_KEY_ROTATION_SECONDS
         ? { intervalSeconds: e.AUTH_KEY_ROTATION_SECONDS, gracePeriodSeconds: e.AUTH_KEY_GRACE_SECONDS ?? 30 * 86_400 }
         : undefined,

@@ -1,7 +1,11 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, type GraphQLFieldConfig, type GraphQLSchema } from 'graphql';
-import { unauthenticated } from '../graphql/errors.ts';
-import type { Context } from '../graphql/context.ts';
+import { Unauthenticated } from '../errors.ts';
+
+/** What the directive needs of a request context: who is calling, if anyone. */
+interface ViewerContext {
+  viewer: unknown;
+}
 
 /** Root fields that carry neither `@auth` nor `@public`, as `Type.field`. */
 export function unguardedRootFields(schema: GraphQLSchema): string[] {
@@ -27,15 +31,15 @@ export function authDirectiveTransformer(schema: GraphQLSchema): GraphQLSchema {
     throw new Error(`Root fields without @auth or @public (add one to each): ${unguarded.join(', ')}`);
   }
   return mapSchema(schema, {
-    [MapperKind.OBJECT_FIELD]: (fieldConfig: GraphQLFieldConfig<unknown, Context>, _fieldName, typeName) => {
+    [MapperKind.OBJECT_FIELD]: (fieldConfig: GraphQLFieldConfig<unknown, ViewerContext>, _fieldName, typeName) => {
       const type = schema.getType(typeName);
       const required = getDirective(schema, fieldConfig, 'auth')?.length || (type && getDirective(schema, type, 'auth')?.length);
       if (!required) return fieldConfig;
       const resolve = fieldConfig.resolve ?? defaultFieldResolver;
       return {
         ...fieldConfig,
-        resolve: (source, args, context: Context, info) => {
-          if (!context.viewer) throw unauthenticated();
+        resolve: (source, args, context: ViewerContext, info) => {
+          if (!context.viewer) throw new Unauthenticated();
           return resolve(source, args, context, info);
         },
       };

@@ -10,7 +10,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import type { Logger } from '../logger.ts';
-import type { Viewer } from './viewer.ts';
+import type { Viewer } from '../users/user.model.ts';
 
 /** Asymmetric algorithms Better Auth can sign with; accepted in the JWKS modes. */
 export const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
-import { prepareAuth, type Auth } from '../auth/auth.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
@@ -37,15 +36,15 @@ export function createPool(url: string, max: number, logger: Logger): pg.Pool {
 const MIGRATION_LOCK = 7_160_412_026;
 
 /**
- * Better Auth's tables first, when it runs here (the task table then references "user"), then
- * MikroORM's migrations;
- * under an advisory lock so that instances starting together migrate one after the other.
+ * `before` first (Better Auth's tables, when it runs here: the task table then references "user"),
+ * then MikroORM's migrations; under an advisory lock so that instances starting together migrate
+ * one after the other.
  */
-export async function migrate(pool: pg.Pool, auth: Auth | undefined, orm: MikroORM): Promise<void> {
+export async function migrate(pool: pg.Pool, orm: MikroORM, before?: () => Promise<void>): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    if (auth) await prepareAuth(auth);
+    if (before) await before();
     await orm.migrator.up();
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});

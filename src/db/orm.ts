@@ -1,14 +1,15 @@
+import type { EntitySchema } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { TaskSchema } from '../tasks/task.entity.ts';
 import { migrations } from './migrations/index.ts';
 
 /** Tables Better Auth creates and owns; MikroORM's schema tools must leave them alone. */
 export const betterAuthTables = ['user', 'session', 'account', 'verification', 'jwks'];
 
-export function ormOptions(databaseUrl: string): Options {
+/** The ORM over `databaseUrl`; the entities come from the domains (app.ts hands them in). */
+export function ormOptions(databaseUrl: string, entities: EntitySchema[]): Options {
   return {
-    entities: [TaskSchema],
+    entities,
     clientUrl: databaseUrl,
     // MikroORM parses clientUrl into host/user/database and drops query parameters such as
     // `sslmode`; pg's own parsing of the same URL keeps TLS settings identical to Better Auth's pool.
@@ -31,6 +32,6 @@ export function ormOptions(databaseUrl: string): Options {
   };
 }
 
-export async function createOrm(databaseUrl: string): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(databaseUrl));
+export async function createOrm(databaseUrl: string, entities: EntitySchema[]): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(databaseUrl, entities));
 }

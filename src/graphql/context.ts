@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import type { Viewer } from '../users/user.model.ts';
 import type { Logger } from '../logger.ts';
 import { TaskRepository } from '../tasks/task.repository.ts';
 import { TaskService } from '../tasks/task.service.ts';

@@ -1,6 +1,7 @@
 import { HeaderMap } from '@apollo/server';
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, isValueNode, Kind, type GraphQLFormattedError } from 'graphql';
+import { DomainError } from '../errors.ts';
 
 /**
  * The `extensions.code` values this API returns. Clients branch on these; they never change.
@@ -26,11 +27,6 @@ const clientCodes = new Set<string>([
   ...Object.values(ApolloServerErrorCode).filter((c) => c !== ApolloServerErrorCode.INTERNAL_SERVER_ERROR),
 ]);
 
-/** No usable credentials for something that needs them. */
-export function unauthenticated(message = 'Sign in to do this: send Authorization: Bearer <token>.'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED } });
-}
-
 /**
  * A token was sent but is not acceptable. Refused for the whole request with HTTP 401 and the
  * RFC 6750 challenge; which check failed is not told, except that an expired token says so.
@@ -53,24 +49,18 @@ export function invalidToken(expired: boolean): GraphQLError {
   });
 }
 
-/** The ownership error: the task exists but belongs to someone else. */
-export function forbidden(message = 'This task belongs to another user.'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.FORBIDDEN } });
-}
-
-export function notFound(message = 'No task has this id.'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.NOT_FOUND } });
-}
-
-/** Invalid input; `field` is the argument path, e.g. `input.title`. */
-export function badUserInput(field: string, problem: string): GraphQLError {
-  return new GraphQLError(`${field}: ${problem}`, { extensions: { code: ErrorCode.BAD_USER_INPUT, field } });
+/** The code an error will carry for the client (before formatting), or undefined when it is masked. */
+export function clientCode(error: unknown): string | undefined {
+  const original = unwrapResolverError(error);
+  if (original instanceof DomainError) return original.code;
+  if (original instanceof GraphQLError && clientCodes.has(String(original.extensions['code']))) return String(original.extensions['code']);
+  if (error instanceof GraphQLError && clientCodes.has(String(error.extensions['code']))) return String(error.extensions['code']);
+  return undefined;
 }
 
 /** True for errors meant for the client; anything else is a bug or an outage, and is masked. */
 export function isClientError(error: unknown): boolean {
-  const original = unwrapResolverError(error);
-  return original instanceof GraphQLError && clientCodes.has(String(original.extensions['code']));
+  return clientCode(error) !== undefined;
 }
 
 /**
@@ -89,6 +79,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       (node !== undefined && isValueNode(node) && node.kind !== Kind.VARIABLE) ||
       (cause instanceof GraphQLError && cause.extensions['code'] === ErrorCode.BAD_USER_INPUT);
     if (badLiteral) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_USER_INPUT } };
+  }
+  const original = unwrapResolverError(error);
+  if (original instanceof DomainError) {
+    // The one place where a domain error becomes its code: the message and client-safe details.
+    return { ...formatted, message: original.message, extensions: { ...original.details, code: original.code } };
   }
   if (isClientError(error)) return formatted;
   return {

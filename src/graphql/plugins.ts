@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Context } from './context.ts';
-import { ErrorCode, isClientError } from './errors.ts';
+import { clientCode, ErrorCode, isClientError } from './errors.ts';
 
 const done = Promise.resolve();
 
@@ -32,7 +32,7 @@ export const unauthenticatedStatus: ApolloServerPlugin<Context> = {
     Promise.resolve({
       willSendResponse({ response, errors }) {
         if (response.body.kind !== 'single' || !errors?.length) return done;
-        const allUnauthenticated = errors.every((e) => e.extensions['code'] === ErrorCode.UNAUTHENTICATED);
+        const allUnauthenticated = errors.every((e) => clientCode(e) === ErrorCode.UNAUTHENTICATED);
         const data = response.body.singleResult.data;
         const nothingResolved = !data || Object.values(data).every((v) => v === null);
         if (allUnauthenticated && nothingResolved) {

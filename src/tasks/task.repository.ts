@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ForeignKeyConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
-import { unauthenticated } from '../graphql/errors.ts';
+import { Unauthenticated } from '../errors.ts';
 import type pg from 'pg';
 import type { CursorPosition } from './task.cursor.ts';
 import { TaskSchema, type Task } from './task.entity.ts';
@@ -163,7 +163,7 @@ export class TaskRepository {
     } catch (err) {
       // The owner's account was deleted after the request's token was checked (the foreign key to
       // Better Auth's "user" exists when both share the database).
-      if (err instanceof ForeignKeyConstraintViolationException) throw unauthenticated('The account of this token no longer exists.');
+      if (err instanceof ForeignKeyConstraintViolationException) throw new Unauthenticated('The account of this token no longer exists.');
       throw err;
     }
     return record(task);

@@ -1,4 +1,4 @@
-import { unauthenticated } from '../graphql/errors.ts';
+import { Unauthenticated } from '../errors.ts';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
 import { encodeCursor } from './task.cursor.ts';
 import { priorityName } from './task.model.ts';
@@ -17,7 +17,7 @@ export const taskResolvers: Resolvers = {
   Task: {
     priority: (task) => priorityName(task.priority),
     // A task is only ever shown to its owner: the owner is the viewer.
-    owner: (_task, _args, { viewer }) => viewer ?? Promise.reject(unauthenticated()),
+    owner: (_task, _args, { viewer }) => viewer ?? Promise.reject(new Unauthenticated()),
   },
   TaskConnection: {
     edges: (page) => page.nodes.map((node) => ({ order: page.order, node })),

@@ -1,5 +1,4 @@
-import type { Viewer } from '../auth/viewer.ts';
-import { badUserInput, forbidden, notFound, unauthenticated } from '../graphql/errors.ts';
+import { BadInput, Forbidden, NotFound, Unauthenticated } from '../errors.ts';
 import type {
   CreateTaskInput,
   QueryTasksArgs,
@@ -10,6 +9,7 @@ import { decodeCursor, encodeCursor } from './task.cursor.ts';
 import { priorityRank, type TaskFilterValues, type TaskPage, type TaskRecord } from './task.model.ts';
 import type { TaskChanges, TaskRepository } from './task.repository.ts';
 import * as valid from './task.validation.ts';
+import type { Viewer } from '../users/user.model.ts';
 
 /**
  * The rules of the task domain: who may see and change which task, and what input is valid.
@@ -27,13 +27,13 @@ export class TaskService {
 
   #ownerId(): string {
     // The @auth directive stops anonymous callers first; this keeps the service safe on its own.
-    if (!this.#viewer) throw unauthenticated();
+    if (!this.#viewer) throw new Unauthenticated();
     return this.#viewer.id;
   }
 
   /** The error for a task the viewer does not have: someone else's, or nobody's. */
   async #missing(id: string): Promise<never> {
-    throw (await this.#repo.exists(id)) ? forbidden() : notFound();
+    throw (await this.#repo.exists(id)) ? new Forbidden() : new NotFound();
   }
 
   async get(rawId: string): Promise<TaskRecord> {
@@ -48,7 +48,7 @@ export class TaskService {
     const order = args.orderBy ?? 'CREATED_AT_DESC';
     const position = args.after == null ? undefined : decodeCursor(args.after, order);
     if (args.after != null && !position) {
-      throw badUserInput('after', `is not a cursor of this list in ${order} order`);
+      throw new BadInput('after', `is not a cursor of this list in ${order} order`);
     }
     const filter = filterValues(args.filter);
 

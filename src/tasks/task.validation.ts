@@ -1,4 +1,4 @@
-import { badUserInput } from '../graphql/errors.ts';
+import { BadInput } from '../errors.ts';
 
 // Control characters (C0, DEL and C1) other than tab and newline; carriage returns are normalised
 // away before the check (text pasted from Windows), so they never reach the database.
@@ -22,21 +22,21 @@ function text(field: string, value: string, max: number): string {
   // returns is what later reads return.
   const normalised = value.toWellFormed().replace(/\r\n?/g, '\n');
   if (CONTROL.test(normalised)) {
-    throw badUserInput(field, 'must not contain control characters other than tab and newline');
+    throw new BadInput(field, 'must not contain control characters other than tab and newline');
   }
-  if (length(normalised) > max) throw badUserInput(field, `must be at most ${max} characters`);
+  if (length(normalised) > max) throw new BadInput(field, `must be at most ${max} characters`);
   return normalised;
 }
 
 export function taskId(field: string, value: string): string {
-  if (!UUID.test(value)) throw badUserInput(field, 'must be a task id (a UUID)');
+  if (!UUID.test(value)) throw new BadInput(field, 'must be a task id (a UUID)');
   return value.toLowerCase();
 }
 
 export function title(field: string, value: string): string {
   const trimmed = text(field, value, Number.MAX_SAFE_INTEGER).trim();
-  if (trimmed === '') throw badUserInput(field, 'must not be empty');
-  if (length(trimmed) > TITLE_MAX) throw badUserInput(field, `must be at most ${TITLE_MAX} characters`);
+  if (trimmed === '') throw new BadInput(field, 'must not be empty');
+  if (length(trimmed) > TITLE_MAX) throw new BadInput(field, `must be at most ${TITLE_MAX} characters`);
   return trimmed;
 }
 
@@ -50,20 +50,20 @@ export function search(field: string, value: string): string {
 
 export function pageSize(field: string, value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > PAGE_MAX) {
-    throw badUserInput(field, `must be between 1 and ${PAGE_MAX}`);
+    throw new BadInput(field, `must be between 1 and ${PAGE_MAX}`);
   }
   return value;
 }
 
 /** Rejects an explicit null for a field that cannot be cleared. */
 export function notNull<T>(field: string, value: T | null): T {
-  if (value === null) throw badUserInput(field, 'cannot be null');
+  if (value === null) throw new BadInput(field, 'cannot be null');
   return value;
 }
 
 /** Years 1 to 9999: what RFC 3339 can write and PostgreSQL stores without an era (year 0 is 1 BC). */
 export function dateTime(field: string, value: Date): Date {
   const year = value.getUTCFullYear();
-  if (year < 1 || year > 9999) throw badUserInput(field, 'must be a date between the years 0001 and 9999');
+  if (year < 1 || year > 9999) throw new BadInput(field, 'must be a date between the years 0001 and 9999');
   return value;
 }

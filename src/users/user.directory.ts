@@ -1,7 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
-import type { Viewer } from '../auth/viewer.ts';
-import type { UserRecord } from './user.model.ts';
+import type { UserRecord, Viewer } from './user.model.ts';
 
 /**
  * Who a verified token's subject is now. Resolves to undefined when the account no longer exists:

@@ -4,3 +4,6 @@ export interface UserRecord {
   email: string;
   name: string | null;
 }
+
+/** The signed-in caller of a request, taken from a verified token (then the current user record). */
+export type Viewer = UserRecord;

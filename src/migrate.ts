@@ -6,21 +6,24 @@
  * they create are tuned to the queries and are not described by the entity, so a generated
  * schema diff would try to drop them.
  */
-import { createIdentity } from '../auth/identity.ts';
-import { ConfigError, loadConfig } from '../config.ts';
-import { createLogger } from '../logger.ts';
-import { createPool, migrate, openDatabase } from './database.ts';
-import { EmbeddedPostgresError } from './embedded.ts';
-import { createOrm } from './orm.ts';
+import { prepareAuth } from './auth/auth.ts';
+import { createIdentity } from './auth/identity.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { createPool, migrate, openDatabase } from './db/database.ts';
+import { EmbeddedPostgresError } from './db/embedded.ts';
+import { createOrm } from './db/orm.ts';
+import { createLogger } from './logger.ts';
+import { TaskSchema } from './tasks/task.entity.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig((message) => console.warn(`warning: ${message}`));
   const logger = createLogger({ ...config, nodeEnv: 'production' });
   const database = await openDatabase(config, logger);
   const pool = createPool(database.url, 2, logger);
-  const orm = await createOrm(database.url);
+  const orm = await createOrm(database.url, [TaskSchema]);
   try {
-    await migrate(pool, (await createIdentity(config, pool, logger)).auth, orm);
+    const { auth } = await createIdentity(config, pool, logger);
+    await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
     if (process.argv[2] === '--create') {
       const result = await orm.migrator.create(undefined, true, false, process.argv[3]);
       console.log(`created src/db/migrations/${result.fileName}: write its SQL, then add it to src/db/migrations/index.ts`);

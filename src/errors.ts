@@ -1,0 +1,61 @@
+/**
+ * Domain errors: what services, repositories and the auth layer throw when a request cannot be
+ * served. They know nothing of GraphQL or HTTP; `src/graphql/errors.ts` is the one place that turns
+ * each into its stable `extensions.code` (and HTTP status where the whole request fails).
+ */
+export abstract class DomainError extends Error {
+  /** The stable `extensions.code` clients branch on. */
+  abstract readonly code: string;
+  /** Extra, client-safe facts that go into `extensions` (e.g. the field of bad input). */
+  readonly details: Record<string, unknown>;
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.details = details;
+  }
+}
+
+/** No usable credentials for something that needs them. */
+export class Unauthenticated extends DomainError {
+  override name = 'Unauthenticated';
+  readonly code = 'UNAUTHENTICATED';
+  constructor(message = 'Sign in to do this: send Authorization: Bearer <token>.') {
+    super(message);
+  }
+}
+
+/** The ownership error: the thing exists but belongs to someone else. Nothing of it is told. */
+export class Forbidden extends DomainError {
+  override name = 'Forbidden';
+  readonly code = 'FORBIDDEN';
+  constructor(message = 'This task belongs to another user.') {
+    super(message);
+  }
+}
+
+export class NotFound extends DomainError {
+  override name = 'NotFound';
+  readonly code = 'NOT_FOUND';
+  constructor(message = 'No task has this id.') {
+    super(message);
+  }
+}
+
+/** Invalid input; `field` is the argument path, e.g. `input.title`. */
+export class BadInput extends DomainError {
+  override name = 'BadInput';
+  readonly code = 'BAD_USER_INPUT';
+  readonly field: string;
+  constructor(field: string, problem: string) {
+    super(`${field}: ${problem}`, { field });
+    this.field = field;
+  }
+}
+
+/** A write lost a race: the caller's view of the thing is out of date. */
+export class Conflict extends DomainError {
+  override name = 'Conflict';
+  readonly code = 'CONFLICT';
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message, details);
+  }
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import cors from 'cors';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../logger.ts';
+import { sendJson } from './respond.ts';
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
+
+export interface Routes {
+  /** `/graphql`; `search` is the query string, `?` included (GET operations travel there). */
+  graphql: (req: http.IncomingMessage, res: http.ServerResponse, search: string) => Promise<void>;
+  /** Everything under `authBasePath`, when Better Auth runs in this process. */
+  auth: Handler | undefined;
+  authBasePath: string;
+  /** Origins allowed to call `auth` from a browser, with credentials. */
+  trustedOrigins: string[];
+  /** Whether the server can serve requests now (its database answers). */
+  ready: () => Promise<boolean>;
+  logger: Logger;
+}
+
+/**
+ * The HTTP surface: one node:http server routing `/graphql`, `/api/auth/*`, `/healthz` and
+ * `/readyz`, with a request id and one log line per request.
+ */
+export function createHttpServer(routes: Routes): http.Server {
+  const { logger } = routes;
+  const logRequest = pinoHttp({
+    logger,
+    genReqId: (_req, res) => {
+      const id = randomUUID();
+      res.setHeader('x-request-id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    // One short line per request: what was asked, how it ended. Headers (tokens, cookies) stay out.
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+  // Bearer tokens, not cookies, authenticate /graphql, so any origin may call it (Apollo Sandbox,
+  // a frontend on another host) without credentials. /api/auth uses cookies: trusted origins only.
+  const graphqlCors = cors();
+  const authCors = cors({ origin: routes.trustedOrigins, credentials: true });
+
+  const readiness = async (res: http.ServerResponse) => {
+    if (await routes.ready()) sendJson(res, 200, { status: 'ready' });
+    else sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
+  };
+
+  return http.createServer((req, res) => {
+    logRequest(req, res);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    const fail = (err: unknown) => {
+      logger.error({ err, url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    };
+    if (pathname === '/graphql') {
+      graphqlCors(req, res, () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail));
+    } else if (routes.auth && pathname.startsWith(`${routes.authBasePath}/`)) {
+      const handle = routes.auth;
+      // Better Auth reads and parses the body itself.
+      authCors(req, res, () => void Promise.resolve(handle(req, res)).catch(fail));
+    } else if (pathname === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+    } else if (pathname === '/readyz') {
+      readiness(res).catch(fail);
+    } else {
+      sendJson(res, 404, { error: 'not found' });
+    }
+  });
+}
