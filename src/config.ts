@@ -53,6 +53,31 @@ export interface Config {
   graphql: {
     /** Schema introspection and the Apollo Sandbox landing page. */
     introspection: boolean;
+    /** Limits checked on every operation before it runs (HTTP and WebSocket alike). */
+    limits: { maxAliases: number; maxTokens: number; maxDepth: number; maxDirectives: number; maxCost: number };
+  };
+  rateLimit: {
+    /** Requests per minute per user (or per client address when anonymous); 0 turns it off. */
+    perMinute: number;
+    store: 'memory' | 'redis';
+    /** Required with store `redis`. */
+    redisUrl: string | undefined;
+  };
+  db: {
+    /** Connections in the one pool of the application. */
+    poolSize: number;
+    /** Bound on opening a connection. */
+    connectTimeoutMs: number;
+    /** Bound on waiting for a free connection of the pool. */
+    acquireTimeoutMs: number;
+    /** PostgreSQL's statement_timeout for every connection of the pool. */
+    statementTimeoutMs: number;
+  };
+  /** On SIGTERM: drain for at most this long, then cancel and roll back what still runs, then exit. */
+  shutdownTimeoutMs: number;
+  ws: {
+    /** Open subscription sockets one user may hold; more are closed with 4429. */
+    maxConnectionsPerUser: number;
   };
 }
 
@@ -118,6 +143,20 @@ const envSchema = z.object({
   AUTH_KEY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
   AUTH_KEY_GRACE_SECONDS: z.coerce.number().int().positive().optional(),
   AUTH_JWT_LIFETIME_SECONDS: z.coerce.number().int().min(5).max(86_400).optional(),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(3000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(10),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(1).default(20),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).optional(),
+  RATE_LIMIT_STORE: z.enum(['memory', 'redis']).default('memory'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
 });
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost']);
@@ -210,6 +249,9 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       problems.push(`TRUSTED_ORIGINS: "${origin}" is not an origin like https://app.example.com (no path, no trailing slash)`);
     }
   }
+  if (e.RATE_LIMIT_STORE === 'redis' && !e.REDIS_URL) {
+    problems.push('REDIS_URL: required with RATE_LIMIT_STORE=redis, e.g. redis://127.0.0.1:6379');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const baseOrigin = new URL(baseUrl).origin;
@@ -241,7 +283,30 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       trustedOrigins: [...new Set([baseOrigin, ...devOrigins, ...e.TRUSTED_ORIGINS])],
       trustedProxies: e.TRUSTED_PROXIES,
     },
-    graphql: { introspection: e.GRAPHQL_INTROSPECTION ?? !production },
+    graphql: {
+      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      limits: {
+        maxAliases: e.GRAPHQL_MAX_ALIASES,
+        maxTokens: e.GRAPHQL_MAX_TOKENS,
+        maxDepth: e.GRAPHQL_MAX_DEPTH,
+        maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+        maxCost: e.GRAPHQL_MAX_COST,
+      },
+    },
+    rateLimit: {
+      // Far above what a person using an app sends; off by default only under NODE_ENV=test.
+      perMinute: e.RATE_LIMIT_PER_MINUTE ?? (e.NODE_ENV === 'test' ? 0 : 600),
+      store: e.RATE_LIMIT_STORE,
+      redisUrl: e.REDIS_URL,
+    },
+    db: {
+      poolSize: e.DB_POOL_SIZE,
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+      acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER },
   };
 }
 

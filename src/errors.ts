@@ -59,3 +59,28 @@ export class Conflict extends DomainError {
     super(message, details);
   }
 }
+
+/**
+ * A dependency (the database, the rate-limit store) cannot answer now, or answered too slowly.
+ * Retryable: HTTP 503 with `Retry-After` when the whole request fails.
+ */
+export class ServiceUnavailable extends DomainError {
+  override name = 'ServiceUnavailable';
+  readonly code = 'SERVICE_UNAVAILABLE';
+  readonly retryAfterSeconds: number;
+  constructor(message = 'The service is temporarily unavailable; try again shortly.', retryAfterSeconds = 5, options?: ErrorOptions) {
+    super(message, { retryAfterSeconds }, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The caller went over a rate limit: HTTP 429 with `Retry-After` (whole seconds). */
+export class RateLimited extends DomainError {
+  override name = 'RateLimited';
+  readonly code = 'RATE_LIMITED';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number, details: Record<string, unknown> = {}) {
+    super(message, { ...details, retryAfterSeconds }, undefined);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

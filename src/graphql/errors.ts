@@ -13,8 +13,12 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
-  /** Reserved for write conflicts; no operation returns it yet. */
+  /** A write conflict (e.g. a stale `expectedVersion`). */
   CONFLICT: 'CONFLICT',
+  /** Over a rate limit: HTTP 429 and `Retry-After`. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** The database (or another dependency) is unreachable or too slow: HTTP 503 and `Retry-After`. */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -46,6 +50,23 @@ export function invalidToken(expired: boolean): GraphQLError {
         ]),
       },
     },
+  });
+}
+
+/** HTTP status of a request that fails as a whole with this domain error (thrown by the context). */
+const REQUEST_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, RATE_LIMITED: 429, SERVICE_UNAVAILABLE: 503 };
+
+/**
+ * A domain error that fails the whole request before execution (thrown from the context function):
+ * its code, its HTTP status and, for retryable refusals, `Retry-After` in whole seconds.
+ */
+export function requestError(error: DomainError): GraphQLError {
+  const headers = new HeaderMap();
+  const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  if (typeof retryAfter === 'number') headers.set('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
+  return new GraphQLError(error.message, {
+    originalError: error,
+    extensions: { ...error.details, code: error.code, http: { status: REQUEST_STATUS[error.code] ?? 400, headers } },
   });
 }
 
