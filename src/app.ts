@@ -10,7 +10,7 @@ import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
 import { formatError } from './graphql/errors.ts';
-import { maxRootFields } from './graphql/limits.ts';
+import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
 import { createHttpServer, type Routes } from './http/server.ts';
@@ -78,7 +78,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       formatError,
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
-      validationRules: [maxRootFields()],
+      validationRules: operationRules(config.graphql.limits),
       // A browser cannot send Authorization cross-site without a preflight, so a request carrying
       // it is no CSRF risk; urql's default GET queries carry it. A bare GET is still refused.
       csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },

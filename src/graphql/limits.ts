@@ -1,4 +1,5 @@
-import { GraphQLError, Kind, type ASTVisitor, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, type ASTVisitor, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
+import type { Config } from '../config.ts';
 
 /** Root fields (aliases included, fragments followed) one operation may select. */
 export const MAX_ROOT_FIELDS = 50;
@@ -33,4 +34,12 @@ export function maxRootFields(limit = MAX_ROOT_FIELDS) {
       }
     },
   });
+}
+
+/**
+ * The validation rules every operation passes before it runs, on every transport (Apollo's HTTP
+ * path and the WebSocket path alike).
+ */
+export function operationRules(_limits: Config['graphql']['limits']): ValidationRule[] {
+  return [maxRootFields()];
 }
