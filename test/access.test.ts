@@ -81,7 +81,7 @@ describe('deny by default', () => {
       const res = await execute(server.graphqlUrl, query, variables);
       expect({ status: res.status, codes: codes(res) }).toEqual({ status: 401, codes: ['UNAUTHENTICATED'] });
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
-      expect(res.data?.[field.name as never] ?? null).toBeNull();
+      expect((res.data as Record<string, unknown> | null | undefined)?.[field.name] ?? null).toBeNull();
     },
   );
 

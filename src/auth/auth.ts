@@ -111,10 +111,10 @@ export const AUTH_MAX_BODY_BYTES = 64 * 1024;
 export function authHandler(auth: Auth, config: Config) {
   const behindProxies = config.auth.trustedProxies.length > 0;
   return async (req: IncomingMessage, res: ServerResponse) => {
-    delete req.headers[CLIENT_CHAIN_HEADER];
     const peer = req.socket.remoteAddress;
     const forwarded = behindProxies ? req.headers['x-forwarded-for'] : undefined;
-    if (peer) req.headers[CLIENT_CHAIN_HEADER] = forwarded ? `${String(forwarded)}, ${peer}` : peer;
+    // Always overwritten (undefined is dropped by fromNodeHeaders): a client's own value never counts.
+    req.headers[CLIENT_CHAIN_HEADER] = peer && forwarded ? `${String(forwarded)}, ${peer}` : peer;
     let body: Buffer | undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       try {
