@@ -28,7 +28,8 @@ export default {
     {
       name: 'ground-floor-imports-nothing',
       severity: 'error',
-      comment: 'errors.ts, config.ts and logger.ts are imported by every layer; they import no other module of src/ (logger may read the Config type).',
+      comment:
+        'errors.ts, config.ts and logger.ts are imported by every layer; they import no other module of src/ (logger may read the Config type).',
       from: { path: '^src/(errors|config|logger)[.]ts$' },
       to: { path: '^src/', pathNot: ['^src/(errors|config|logger)[.]ts$'] },
     },

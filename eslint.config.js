@@ -31,10 +31,7 @@ export default defineConfig(
       // `() => {}` is the idiomatic no-op callback (hooks, ignored rejections).
       '@typescript-eslint/no-empty-function': ['error', { allow: ['arrowFunctions'] }],
       // Configuration is parsed in one place (src/config.ts); nothing else reads the environment.
-      'no-restricted-properties': [
-        'error',
-        { object: 'process', property: 'env', message: 'Read configuration through src/config.ts.' },
-      ],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through src/config.ts.' }],
     },
   },
   {

@@ -136,11 +136,9 @@ const boolean = z
   .optional()
   .transform((s) => (s === undefined ? undefined : s === 'true' || s === '1'));
 
-const postgresUrl = z
-  .string()
-  .refine((s) => /^postgres(ql)?:\/\/[^/]/.test(s) && URL.canParse(s), {
-    message: 'must be a postgres:// or postgresql:// URL, for example postgres://user:pass@host:5432/db',
-  });
+const postgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\/[^/]/.test(s) && URL.canParse(s), {
+  message: 'must be a postgres:// or postgresql:// URL, for example postgres://user:pass@host:5432/db',
+});
 
 const httpUrl = (whenMissing?: string) =>
   z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined && whenMissing ? whenMissing : 'must be an http:// or https:// URL') });
@@ -218,9 +216,7 @@ const authSchema = z.discriminatedUnion(
     z.object({
       AUTH_MODE: z.literal('remote-jwks'),
       ...betterAuthOnly('remote-jwks'),
-      AUTH_JWKS_URL: httpUrl(
-        "required with AUTH_MODE=remote-jwks: the URL of the issuer's JWKS, e.g. https://app.example.com/api/auth/jwks",
-      ),
+      AUTH_JWKS_URL: httpUrl("required with AUTH_MODE=remote-jwks: the URL of the issuer's JWKS, e.g. https://app.example.com/api/auth/jwks"),
       ...issuerClaims('remote-jwks'),
       AUTH_JWT_SECRET: onlyWith('shared-secret', 'remote-jwks'),
     }),
@@ -254,7 +250,10 @@ function configSchema(hasDevSecret: boolean) {
       if (mode === 'embedded') {
         const secret = e['BETTER_AUTH_SECRET'];
         if (secret === undefined && (production || !hasDevSecret)) {
-          problem('BETTER_AUTH_SECRET', `${production ? 'required in production' : 'required (no development secret is generated here)'}; ${GENERATE}`);
+          problem(
+            'BETTER_AUTH_SECRET',
+            `${production ? 'required in production' : 'required (no development secret is generated here)'}; ${GENERATE}`,
+          );
         } else if (typeof secret === 'string' && production) {
           const weakness = secretWeakness(secret);
           if (weakness) problem('BETTER_AUTH_SECRET', `${weakness}; ${GENERATE}`);

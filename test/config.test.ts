@@ -24,9 +24,7 @@ describe('configuration', () => {
 
   it('refuses a short or patterned secret in production', () => {
     const env = { NODE_ENV: 'production', BETTER_AUTH_URL: 'https://api.example.com' };
-    expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'too-short' })).toEqual([
-      expect.stringMatching(/^BETTER_AUTH_SECRET: is 9 characters long/),
-    ]);
+    expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'too-short' })).toEqual([expect.stringMatching(/^BETTER_AUTH_SECRET: is 9 characters long/)]);
     expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'a'.repeat(64) })).toEqual([
       expect.stringMatching(/^BETTER_AUTH_SECRET: does not look random enough/),
     ]);
@@ -126,7 +124,9 @@ describe('configuration', () => {
 
   it('needs the JWKS URL, issuer and audience in remote-JWKS mode, and https in production', () => {
     expect(problemsOf({ AUTH_MODE: 'remote-jwks' }).map((p) => p.split(':')[0])).toEqual(['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE']);
-    expect(parseConfig({ AUTH_MODE: 'remote-jwks', AUTH_JWKS_URL: 'https://a.example/jwks', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' }).auth).toMatchObject({
+    expect(
+      parseConfig({ AUTH_MODE: 'remote-jwks', AUTH_JWKS_URL: 'https://a.example/jwks', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' }).auth,
+    ).toMatchObject({
       mode: 'remote-jwks',
       secret: '',
       jwksUrl: 'https://a.example/jwks',

@@ -27,7 +27,13 @@ function migrate(): Promise<Run> {
       {
         cwd: projectRoot,
         timeout: 60_000,
-        env: { ...inherited, NODE_ENV: 'production', DATABASE_URL: database.url, BETTER_AUTH_SECRET: randomBytes(32).toString('base64'), BETTER_AUTH_URL: 'https://api.example.com' },
+        env: {
+          ...inherited,
+          NODE_ENV: 'production',
+          DATABASE_URL: database.url,
+          BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
+          BETTER_AUTH_URL: 'https://api.example.com',
+        },
       },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, output: `${stdout}${stderr}` }),
     );
