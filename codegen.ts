@@ -10,7 +10,7 @@ const scalars = { DateTime: { input: 'string', output: 'string' }, ID: { input: 
 const config: CodegenConfig = {
   schema: 'schema/*.graphql',
   documents: 'test/operations/*.graphql',
-  emitLegacyCommonJSImports: false,
+  importExtension: '',
   generates: {
     'src/graphql/generated/resolvers-types.ts': {
       plugins: ['typescript', 'typescript-resolvers'],

@@ -11,7 +11,7 @@ export default defineConfig(
     // JS/TS rules only for code files: they must not run on the GraphQL files below. (defineConfig
     // intersects `files`, so typescript-eslint's TS-only parts stay TS-only.)
     files: ['**/*.{js,mjs,cjs,ts,mts,cts}'],
-    extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
+    extends: [js.configs.recommended, ...tseslint.configs.strictTypeChecked, ...tseslint.configs.stylisticTypeChecked],
     languageOptions: {
       globals: globals.node,
       parserOptions: { projectService: { allowDefaultProject: ['*.js', 'src/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
@@ -19,17 +19,50 @@ export default defineConfig(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // The house style reads index signatures with brackets (process.env['X'], extensions['code']):
+      // it shows that the key may be absent.
+      '@typescript-eslint/dot-notation': ['error', { allowIndexSignaturePropertyAccess: true }],
+      // Numbers in messages are what the messages are for; everything else still needs String().
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      // `() => void x()` shorthands (callbacks, event handlers) read better than braces.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // T[] for simple types, Array<{ ... }> for the rest, as the code is written.
+      '@typescript-eslint/array-type': ['error', { default: 'array-simple' }],
+      // `() => {}` is the idiomatic no-op callback (hooks, ignored rejections).
+      '@typescript-eslint/no-empty-function': ['error', { allow: ['arrowFunctions'] }],
       // Configuration is parsed in one place (src/config.ts); nothing else reads the environment.
-      'no-restricted-properties': [
-        'error',
-        { object: 'process', property: 'env', message: 'Read configuration through src/config.ts.' },
-      ],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through src/config.ts.' }],
     },
   },
   {
     // Tests, benchmarks and tool configs run outside the server and may read their own variables.
     files: ['test/**', 'bench/**', '*.js', '*.ts'],
-    rules: { 'no-restricted-properties': 'off' },
+    rules: {
+      'no-restricted-properties': 'off',
+      // With noUncheckedIndexedAccess, `rows[0]!` is how a test says "this must exist": a wrong
+      // guess fails the test, which is the point.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // TEMPORARY, until these files (changed on other branches while the strict rules came in) are
+    // fixed after the merge: their remaining findings warn instead of failing. Delete this block then.
+    files: [
+      'src/auth/auth.directive.ts',
+      'src/auth/auth.ts',
+      'src/auth/identity.ts',
+      'src/auth/token-verifier.ts',
+      'src/http/body.ts',
+      'src/tasks/task.cursor.ts',
+      'src/users/user.directory.ts',
+    ],
+    rules: {
+      '@typescript-eslint/array-type': ['warn', { default: 'array-simple' }],
+      '@typescript-eslint/no-confusing-void-expression': ['warn', { ignoreArrowShorthand: true }],
+      '@typescript-eslint/no-non-null-assertion': 'warn',
+      '@typescript-eslint/no-unnecessary-condition': 'warn',
+      '@typescript-eslint/prefer-nullish-coalescing': 'warn',
+    },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -108,17 +109,46 @@ const list = z
       .filter(Boolean),
   );
 
+const origins = list.superRefine((values, ctx) => {
+  for (const origin of values) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com (no path, no trailing slash)` });
+    }
+  }
+});
+
+/** An IP address or a CIDR range, as Better Auth matches them (it ignores other entries with a warning only). */
+function isIpOrRange(entry: string): boolean {
+  const [ip = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(ip);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+const proxies = list.superRefine((values, ctx) => {
+  for (const entry of values) {
+    if (!isIpOrRange(entry)) ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or a CIDR range like 10.0.0.0/24` });
+  }
+});
+
 const boolean = z
   .enum(['true', 'false', '1', '0'])
   .optional()
   .transform((s) => (s === undefined ? undefined : s === 'true' || s === '1'));
 
-const postgresUrl = z
-  .string()
-  .refine((s) => /^postgres(ql)?:\/\/[^/]/.test(s) && URL.canParse(s), {
-    message: 'must be a postgres:// or postgresql:// URL, for example postgres://user:pass@host:5432/db',
-  });
+const postgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\/[^/]/.test(s) && URL.canParse(s), {
+  message: 'must be a postgres:// or postgresql:// URL, for example postgres://user:pass@host:5432/db',
+});
 
+const httpUrl = (whenMissing?: string) =>
+  z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined && whenMissing ? whenMissing : 'must be an http:// or https:// URL') });
+
+const GENERATE = 'generate one with `openssl rand -base64 32`';
+
+/**
+ * Settings that mean the same whatever AUTH_MODE is. (The per-mode ones are in `authSchema`.)
+ * New settings go at the end.
+ */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -127,22 +157,12 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).optional(),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   LOG_LEVEL: logLevel.default('info'),
-  BETTER_AUTH_SECRET: z.string().optional(),
-  BETTER_AUTH_URL: z.url({ protocol: /^https?$/ }).optional(),
-  TRUSTED_ORIGINS: list,
-  TRUSTED_PROXIES: list,
+  TRUSTED_ORIGINS: origins,
+  TRUSTED_PROXIES: proxies,
   GRAPHQL_INTROSPECTION: boolean,
-  AUTH_MODE: authMode.default('embedded'),
-  AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
-  AUTH_ISSUER: z.string().min(1).optional(),
-  AUTH_AUDIENCE: z.string().min(1).optional(),
-  AUTH_JWT_SECRET: z.string().optional(),
   AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   AUTH_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().min(60).default(3600),
   AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3600).optional(),
-  AUTH_KEY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
-  AUTH_KEY_GRACE_SECONDS: z.coerce.number().int().positive().optional(),
-  AUTH_JWT_LIFETIME_SECONDS: z.coerce.number().int().min(5).max(86_400).optional(),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(3000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(10),
@@ -158,6 +178,102 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
 });
+
+/** A variable the mode does not use: refused, because it would be silently ignored. */
+const onlyWith = (mode: AuthMode, actual: AuthMode) => z.never({ error: `only used with AUTH_MODE=${mode} (AUTH_MODE is ${actual})` }).optional();
+
+/** Better Auth does not run in this process: its variables would be silently ignored, so say so. */
+const betterAuthOnly = (actual: AuthMode) => ({
+  BETTER_AUTH_SECRET: onlyWith('embedded', actual),
+  BETTER_AUTH_URL: onlyWith('embedded', actual),
+  AUTH_KEY_ROTATION_SECONDS: onlyWith('embedded', actual),
+  AUTH_KEY_GRACE_SECONDS: onlyWith('embedded', actual),
+  AUTH_JWT_LIFETIME_SECONDS: onlyWith('embedded', actual),
+});
+
+/** Tokens from another issuer must name it and this API exactly. */
+const issuerClaims = (actual: AuthMode) => {
+  const claim = z.string({ error: `required with AUTH_MODE=${actual}: tokens must carry this exact value` }).min(1);
+  return { AUTH_ISSUER: claim, AUTH_AUDIENCE: claim };
+};
+
+/** What each AUTH_MODE needs and refuses; one branch is checked, chosen by AUTH_MODE. */
+const authSchema = z.discriminatedUnion(
+  'AUTH_MODE',
+  [
+    z.object({
+      AUTH_MODE: z.literal('embedded').default('embedded'),
+      BETTER_AUTH_SECRET: z.string().optional(),
+      BETTER_AUTH_URL: httpUrl().optional(),
+      AUTH_ISSUER: z.string().min(1).optional(),
+      AUTH_AUDIENCE: z.string().min(1).optional(),
+      AUTH_KEY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
+      AUTH_KEY_GRACE_SECONDS: z.coerce.number().int().positive().optional(),
+      AUTH_JWT_LIFETIME_SECONDS: z.coerce.number().int().min(5).max(86_400).optional(),
+      AUTH_JWKS_URL: onlyWith('remote-jwks', 'embedded'),
+      AUTH_JWT_SECRET: onlyWith('shared-secret', 'embedded'),
+    }),
+    z.object({
+      AUTH_MODE: z.literal('remote-jwks'),
+      ...betterAuthOnly('remote-jwks'),
+      AUTH_JWKS_URL: httpUrl("required with AUTH_MODE=remote-jwks: the URL of the issuer's JWKS, e.g. https://app.example.com/api/auth/jwks"),
+      ...issuerClaims('remote-jwks'),
+      AUTH_JWT_SECRET: onlyWith('shared-secret', 'remote-jwks'),
+    }),
+    z.object({
+      AUTH_MODE: z.literal('shared-secret'),
+      ...betterAuthOnly('shared-secret'),
+      AUTH_JWKS_URL: onlyWith('remote-jwks', 'shared-secret'),
+      AUTH_JWT_SECRET: z.string({ error: 'required with AUTH_MODE=shared-secret; at least 32 random characters' }).superRefine((secret, ctx) => {
+        const weakness = secretWeakness(secret);
+        if (weakness) ctx.addIssue({ code: 'custom', message: `${weakness}; ${GENERATE}` });
+      }),
+      ...issuerClaims('shared-secret'),
+    }),
+  ],
+  { error: `must be one of ${authMode.options.join(', ')}` },
+);
+
+/**
+ * The whole environment: the common settings, the AUTH_MODE branch, and the rules that depend on
+ * NODE_ENV. Those run even when other variables are invalid (`when`), on whatever did parse, so
+ * that one run names every problem: `PORT=x` in production still reports the missing secret.
+ */
+function configSchema(hasDevSecret: boolean) {
+  return z.intersection(envSchema, authSchema).superRefine(
+    (parsed, ctx) => {
+      // Possibly partial here (see above): read each value as unknown.
+      const e = parsed as Partial<Record<string, unknown>>;
+      const problem = (variable: string, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
+      const production = e['NODE_ENV'] === 'production';
+      const mode = e['AUTH_MODE'] ?? 'embedded';
+      if (mode === 'embedded') {
+        const secret = e['BETTER_AUTH_SECRET'];
+        if (secret === undefined && (production || !hasDevSecret)) {
+          problem(
+            'BETTER_AUTH_SECRET',
+            `${production ? 'required in production' : 'required (no development secret is generated here)'}; ${GENERATE}`,
+          );
+        } else if (typeof secret === 'string' && production) {
+          const weakness = secretWeakness(secret);
+          if (weakness) problem('BETTER_AUTH_SECRET', `${weakness}; ${GENERATE}`);
+        }
+        if (production && e['BETTER_AUTH_URL'] === undefined) {
+          problem('BETTER_AUTH_URL', 'required in production: the public URL of this server, e.g. https://api.example.com');
+        }
+      }
+      const jwksUrl = e['AUTH_JWKS_URL'];
+      if (mode === 'remote-jwks' && production && typeof jwksUrl === 'string' && URL.canParse(jwksUrl) && new URL(jwksUrl).protocol !== 'https:') {
+        problem('AUTH_JWKS_URL', 'must be https in production');
+      }
+      if (e['RATE_LIMIT_STORE'] === 'redis' && e['REDIS_URL'] === undefined) {
+        problem('REDIS_URL', 'required with RATE_LIMIT_STORE=redis, e.g. redis://127.0.0.1:6379');
+      }
+    },
+    { when: () => true },
+  );
+}
+const schemas = { withDevSecret: configSchema(true), withoutDevSecret: configSchema(false) };
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost']);
 
@@ -184,76 +300,24 @@ export function secretWeakness(secret: string): string | undefined {
 }
 
 /**
- * Parses an environment. Pure apart from reading nothing: the development secret is resolved by
- * `loadConfig`, so a missing secret here is a problem only in production.
+ * Parses an environment and reports every problem in one `ConfigError`, in every environment.
+ * Pure apart from `devSecret`, which `loadConfig` passes to generate and keep a development
+ * secret: without it, a missing BETTER_AUTH_SECRET is a problem in development too.
  */
 export function parseConfig(env: Record<string, string | undefined>, devSecret?: (dataDir: string) => string): Config {
   // `VAR=` in a .env file or a shell means "not set", as most tools read it.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(present);
+  const parsed = (devSecret ? schemas.withDevSecret : schemas.withoutDevSecret).safeParse(present);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.length > 0 ? String(i.path[0]) : '(env)'}: ${i.message}`));
   }
   const e = parsed.data;
-  const problems: string[] = [];
   const production = e.NODE_ENV === 'production';
   const dataDir = path.resolve(projectRoot, e.DATA_DIR ?? '.data');
-
-  const embedded = e.AUTH_MODE === 'embedded';
-  let secret = e.BETTER_AUTH_SECRET;
-  if (!embedded) {
-    // Better Auth does not run here: its variables would be silently ignored, so say so.
-    for (const name of ['BETTER_AUTH_SECRET', 'BETTER_AUTH_URL', 'AUTH_KEY_ROTATION_SECONDS', 'AUTH_KEY_GRACE_SECONDS', 'AUTH_JWT_LIFETIME_SECONDS'] as const) {
-      if (e[name] !== undefined) problems.push(`${name}: only used with AUTH_MODE=embedded (AUTH_MODE is ${e.AUTH_MODE})`);
-    }
-    secret = '';
-  } else if (secret === undefined) {
-    if (production || !devSecret) {
-      problems.push('BETTER_AUTH_SECRET: required in production; generate one with `openssl rand -base64 32`');
-    } else {
-      secret = devSecret(dataDir);
-    }
-  } else if (production) {
-    const weakness = secretWeakness(secret);
-    if (weakness) problems.push(`BETTER_AUTH_SECRET: ${weakness}; generate one with \`openssl rand -base64 32\``);
-  }
-
-  if (e.AUTH_MODE === 'remote-jwks') {
-    if (!e.AUTH_JWKS_URL) problems.push('AUTH_JWKS_URL: required with AUTH_MODE=remote-jwks: the URL of the issuer\'s JWKS, e.g. https://app.example.com/api/auth/jwks');
-    else if (production && new URL(e.AUTH_JWKS_URL).protocol !== 'https:') problems.push('AUTH_JWKS_URL: must be https in production');
-  } else if (e.AUTH_JWKS_URL !== undefined) {
-    problems.push(`AUTH_JWKS_URL: only used with AUTH_MODE=remote-jwks (AUTH_MODE is ${e.AUTH_MODE})`);
-  }
-  if (e.AUTH_MODE === 'shared-secret') {
-    if (!e.AUTH_JWT_SECRET) problems.push('AUTH_JWT_SECRET: required with AUTH_MODE=shared-secret; at least 32 random characters');
-    else {
-      const weakness = secretWeakness(e.AUTH_JWT_SECRET);
-      if (weakness) problems.push(`AUTH_JWT_SECRET: ${weakness}; generate one with \`openssl rand -base64 32\``);
-    }
-  } else if (e.AUTH_JWT_SECRET !== undefined) {
-    problems.push(`AUTH_JWT_SECRET: only used with AUTH_MODE=shared-secret (AUTH_MODE is ${e.AUTH_MODE})`);
-  }
-  if (!embedded) {
-    for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const) {
-      if (!e[name]) problems.push(`${name}: required with AUTH_MODE=${e.AUTH_MODE}: tokens must carry this exact value`);
-    }
-  }
-
-  if (production && embedded && !e.BETTER_AUTH_URL) {
-    problems.push('BETTER_AUTH_URL: required in production: the public URL of this server, e.g. https://api.example.com');
-  }
-  const baseUrl = e.BETTER_AUTH_URL ?? `http://${publicHostname(e.HOST)}:${e.PORT}`;
-
-  for (const origin of e.TRUSTED_ORIGINS) {
-    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
-      problems.push(`TRUSTED_ORIGINS: "${origin}" is not an origin like https://app.example.com (no path, no trailing slash)`);
-    }
-  }
-  if (e.RATE_LIMIT_STORE === 'redis' && !e.REDIS_URL) {
-    problems.push('REDIS_URL: required with RATE_LIMIT_STORE=redis, e.g. redis://127.0.0.1:6379');
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-
+  const embedded = e.AUTH_MODE === 'embedded' ? e : undefined;
+  // The schema refused a missing secret when there is no generator (so `''` is never reached).
+  const secret = embedded ? (embedded.BETTER_AUTH_SECRET ?? devSecret?.(dataDir) ?? '') : '';
+  const baseUrl = embedded?.BETTER_AUTH_URL ?? `http://${publicHostname(e.HOST)}:${e.PORT}`;
   const baseOrigin = new URL(baseUrl).origin;
   const devOrigins = production ? [] : ['http://localhost:3000', 'http://localhost:5173'];
   return {
@@ -266,19 +330,19 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     logLevel: e.LOG_LEVEL,
     auth: {
       mode: e.AUTH_MODE,
-      secret: secret!,
+      secret,
       baseUrl,
       issuer: e.AUTH_ISSUER ?? baseOrigin,
       audience: e.AUTH_AUDIENCE ?? baseOrigin,
-      jwksUrl: e.AUTH_JWKS_URL,
-      jwtSecret: e.AUTH_JWT_SECRET,
+      jwksUrl: e.AUTH_MODE === 'remote-jwks' ? e.AUTH_JWKS_URL : undefined,
+      jwtSecret: e.AUTH_MODE === 'shared-secret' ? e.AUTH_JWT_SECRET : undefined,
       clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
       maxTokenAgeSeconds: e.AUTH_MAX_TOKEN_AGE_SECONDS,
       // In process, a reload is one query: allow one a second. Remotely, be gentle (jose's default).
       jwksCooldownSeconds: e.AUTH_JWKS_COOLDOWN_SECONDS ?? (embedded ? 1 : 30),
-      jwtLifetimeSeconds: e.AUTH_JWT_LIFETIME_SECONDS ?? 900,
-      keyRotation: e.AUTH_KEY_ROTATION_SECONDS
-        ? { intervalSeconds: e.AUTH_KEY_ROTATION_SECONDS, gracePeriodSeconds: e.AUTH_KEY_GRACE_SECONDS ?? 30 * 86_400 }
+      jwtLifetimeSeconds: embedded?.AUTH_JWT_LIFETIME_SECONDS ?? 900,
+      keyRotation: embedded?.AUTH_KEY_ROTATION_SECONDS
+        ? { intervalSeconds: embedded.AUTH_KEY_ROTATION_SECONDS, gracePeriodSeconds: embedded.AUTH_KEY_GRACE_SECONDS ?? 30 * 86_400 }
         : undefined,
       trustedOrigins: [...new Set([baseOrigin, ...devOrigins, ...e.TRUSTED_ORIGINS])],
       trustedProxies: e.TRUSTED_PROXIES,

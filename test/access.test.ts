@@ -10,9 +10,10 @@ import {
   type GraphQLField,
   type GraphQLInputType,
 } from 'graphql';
+import pg from 'pg';
 import { authDirectiveTransformer, unguardedRootFields } from '../src/auth/auth.directive.ts';
 import { buildSchema, loadTypeDefs } from '../src/graphql/schema.ts';
-import { MeDocument, TasksDocument } from './generated/graphql.ts';
+import { MeDocument } from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
@@ -80,14 +81,33 @@ describe('deny by default', () => {
       const res = await execute(server.graphqlUrl, query, variables);
       expect({ status: res.status, codes: codes(res) }).toEqual({ status: 401, codes: ['UNAUTHENTICATED'] });
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
-      expect(res.data?.[field.name as never] ?? null).toBeNull();
+      expect((res.data as Record<string, unknown> | null | undefined)?.[field.name] ?? null).toBeNull();
     },
   );
 
   it('creates nothing for an anonymous createTask', async () => {
-    await execute(server.graphqlUrl, 'mutation { createTask(input: { title: "anon" }) { id } }');
-    const { tasks } = await expectData(server.graphqlUrl, TasksDocument, { filter: { search: 'anon' } }, user.token);
-    expect(tasks.totalCount).toBe(0);
+    // Counted in the database itself: an anonymous row would belong to nobody, so no user's
+    // `tasks` query could ever show it.
+    const title = `anon-${Date.now()}`;
+    const rows = async () => {
+      const db = new pg.Client({ connectionString: server.database.url });
+      await db.connect();
+      try {
+        return (await db.query<{ n: number }>('select count(*)::int as n from task where title = $1', [title])).rows[0]!.n;
+      } finally {
+        await db.end();
+      }
+    };
+    const anonymous = await execute(server.graphqlUrl, `mutation { createTask(input: { title: "${title}" }) { id } }`);
+    expect({ status: anonymous.status, codes: codes(anonymous), data: anonymous.data ?? null }).toEqual({
+      status: 401,
+      codes: ['UNAUTHENTICATED'],
+      data: null,
+    });
+    expect(await rows()).toBe(0);
+    // The same mutation signed in does write the row that the count looks for.
+    await expectData(server.graphqlUrl, `mutation { createTask(input: { title: "${title}" }) { id } }`, {}, user.token);
+    expect(await rows()).toBe(1);
   });
 
   it('answers public fields anonymously, and keeps 200 when part of an operation succeeds', async () => {

@@ -3,9 +3,9 @@ import { ConfigError, parseConfig, secretWeakness } from '../src/config.ts';
 
 const strongSecret = 'q8Zt3kV0pX2mR7wL9yB4nC6hJ1sD5fG8aE0uI3oK7cM=';
 
-function problemsOf(env: Record<string, string>): string[] {
+function problemsOf(env: Record<string, string>, devSecret?: () => string): string[] {
   try {
-    parseConfig(env);
+    parseConfig(env, devSecret);
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
     throw err;
@@ -24,9 +24,7 @@ describe('configuration', () => {
 
   it('refuses a short or patterned secret in production', () => {
     const env = { NODE_ENV: 'production', BETTER_AUTH_URL: 'https://api.example.com' };
-    expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'too-short' })).toEqual([
-      expect.stringMatching(/^BETTER_AUTH_SECRET: is 9 characters long/),
-    ]);
+    expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'too-short' })).toEqual([expect.stringMatching(/^BETTER_AUTH_SECRET: is 9 characters long/)]);
     expect(problemsOf({ ...env, BETTER_AUTH_SECRET: 'a'.repeat(64) })).toEqual([
       expect.stringMatching(/^BETTER_AUTH_SECRET: does not look random enough/),
     ]);
@@ -39,8 +37,69 @@ describe('configuration', () => {
   });
 
   it('reports every invalid variable at once', () => {
-    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' }, () => 'generated');
     expect(problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'DATABASE_URL', 'LOG_LEVEL']);
+  });
+
+  it('reports a bad value and the rules of production together, in one error', () => {
+    expect(problemsOf({ NODE_ENV: 'production', PORT: 'x' })).toEqual([
+      expect.stringMatching(/^PORT: /),
+      expect.stringContaining('BETTER_AUTH_SECRET: required in production'),
+      expect.stringContaining('BETTER_AUTH_URL: required in production'),
+    ]);
+    // Common settings, the AUTH_MODE branch and the production rules, all in one run.
+    const problems = problemsOf({
+      NODE_ENV: 'production',
+      PORT: '99999',
+      TRUSTED_ORIGINS: 'https://app.example.com/',
+      AUTH_MODE: 'remote-jwks',
+      AUTH_JWKS_URL: 'http://auth.example.com/jwks',
+      AUTH_ISSUER: 'i',
+      BETTER_AUTH_SECRET: strongSecret,
+      RATE_LIMIT_STORE: 'redis',
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^PORT: /),
+      expect.stringMatching(/^TRUSTED_ORIGINS: "https:\/\/app.example.com\/" is not an origin/),
+      'BETTER_AUTH_SECRET: only used with AUTH_MODE=embedded (AUTH_MODE is remote-jwks)',
+      expect.stringMatching(/^AUTH_AUDIENCE: required with AUTH_MODE=remote-jwks/),
+      'AUTH_JWKS_URL: must be https in production',
+      expect.stringMatching(/^REDIS_URL: required with RATE_LIMIT_STORE=redis/),
+    ]);
+  });
+
+  it('names an unknown AUTH_MODE with the modes there are, beside other problems', () => {
+    expect(problemsOf({ AUTH_MODE: 'ldap', LOG_LEVEL: 'loud' }, () => 's')).toEqual([
+      expect.stringMatching(/^LOG_LEVEL: /),
+      'AUTH_MODE: must be one of embedded, remote-jwks, shared-secret',
+    ]);
+  });
+
+  it('needs a secret outside production too when none can be generated', () => {
+    expect(problemsOf({})).toEqual([expect.stringMatching(/^BETTER_AUTH_SECRET: required/)]);
+    expect(problemsOf({}, () => 'generated')).toEqual([]);
+  });
+
+  it('takes trusted proxies as IP addresses or CIDR ranges, and refuses anything else', () => {
+    const config = parseConfig({ TRUSTED_PROXIES: '10.0.0.0/24, 192.168.1.7,fd00::/8' }, () => 's');
+    expect(config.auth.trustedProxies).toEqual(['10.0.0.0/24', '192.168.1.7', 'fd00::/8']);
+    expect(problemsOf({ TRUSTED_PROXIES: '10.0.0.0/33,proxy.internal,10.0.0.1' }, () => 's')).toEqual([
+      'TRUSTED_PROXIES: "10.0.0.0/33" is not an IP address or a CIDR range like 10.0.0.0/24',
+      'TRUSTED_PROXIES: "proxy.internal" is not an IP address or a CIDR range like 10.0.0.0/24',
+    ]);
+  });
+
+  it('keeps the defaults of the operational settings', () => {
+    const config = parseConfig({ NODE_ENV: 'test' }, () => 's');
+    expect(config).toMatchObject({
+      graphql: { limits: { maxAliases: 30, maxTokens: 3000, maxDepth: 10, maxDirectives: 20, maxCost: 5000 } },
+      rateLimit: { perMinute: 0, store: 'memory', redisUrl: undefined },
+      db: { poolSize: 10, connectTimeoutMs: 3000, acquireTimeoutMs: 3000, statementTimeoutMs: 5000 },
+      shutdownTimeoutMs: 10_000,
+      ws: { maxConnectionsPerUser: 20 },
+      auth: { jwtLifetimeSeconds: 900, jwksCooldownSeconds: 1, keyRotation: undefined },
+    });
+    expect(parseConfig({}, () => 's').rateLimit.perMinute).toBe(600);
   });
 
   it('needs no secret in development when a generator is given, and treats empty variables as unset', () => {
@@ -65,6 +124,15 @@ describe('configuration', () => {
 
   it('needs the JWKS URL, issuer and audience in remote-JWKS mode, and https in production', () => {
     expect(problemsOf({ AUTH_MODE: 'remote-jwks' }).map((p) => p.split(':')[0])).toEqual(['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE']);
+    expect(
+      parseConfig({ AUTH_MODE: 'remote-jwks', AUTH_JWKS_URL: 'https://a.example/jwks', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' }).auth,
+    ).toMatchObject({
+      mode: 'remote-jwks',
+      secret: '',
+      jwksUrl: 'https://a.example/jwks',
+      jwtSecret: undefined,
+      jwksCooldownSeconds: 30,
+    });
     const remote = { AUTH_MODE: 'remote-jwks', AUTH_JWKS_URL: 'http://auth.internal/api/auth/jwks', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' };
     expect(problemsOf(remote)).toEqual([]);
     expect(problemsOf({ ...remote, NODE_ENV: 'production' })).toEqual(['AUTH_JWKS_URL: must be https in production']);

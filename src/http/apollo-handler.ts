@@ -9,7 +9,8 @@ export interface ApolloHandlerOptions<TContext extends BaseContext> {
   maxBodyBytes: number;
 }
 
-const badRequest = (message: string) => ({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+/** A request refused before Apollo sees it, in GraphQL's error shape; the codes match /api/auth's. */
+const refusal = (code: 'BAD_REQUEST' | 'PAYLOAD_TOO_LARGE', message: string) => ({ errors: [{ message, extensions: { code } }] });
 
 /**
  * Apollo Server on plain node:http, through Apollo's own integration API
@@ -25,7 +26,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
       try {
         text = (await readBody(req, options.maxBodyBytes)).toString('utf8');
       } catch (err) {
-        if (err instanceof BodyTooLarge) sendJson(res, 413, badRequest(`The request body is larger than ${options.maxBodyBytes} bytes.`));
+        if (err instanceof BodyTooLarge) sendJson(res, 413, refusal('PAYLOAD_TOO_LARGE', `The request body is larger than ${options.maxBodyBytes} bytes.`));
         else res.destroy();
         return;
       }
@@ -34,7 +35,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
         try {
           body = text === '' ? undefined : JSON.parse(text);
         } catch {
-          sendJson(res, 400, badRequest('The request body is not valid JSON.'));
+          sendJson(res, 400, refusal('BAD_REQUEST', 'The request body is not valid JSON.'));
           return;
         }
       } else {
