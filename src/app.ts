@@ -51,6 +51,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const orm = await createOrm(database.url, [TaskSchema]);
     cleanups.push(() => orm.close());
     await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
+    // Keys in hand before the first request: a cold cache is what refused valid tokens at start.
+    await verifier.warmUp();
 
     const handleAuth = auth ? authHandler(auth, config) : undefined;
     const ready = async () => {

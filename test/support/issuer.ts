@@ -49,6 +49,8 @@ export interface JwksServer {
   requests(): number;
   /** What the JWKS endpoint serves; `'down'` answers 503 to everything. */
   serve(keys: JWK[] | 'down'): void;
+  /** Every answer comes this much later (a slow or distant issuer). */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -56,8 +58,10 @@ export interface JwksServer {
 export async function startJwksServer(keys: JWK[] | 'down' = []): Promise<JwksServer> {
   let current = keys;
   let count = 0;
-  const server = http.createServer((req, res) => {
+  let delayMs = 0;
+  const server = http.createServer(async (req, res) => {
     count++;
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     if (current === 'down' || req.url !== '/jwks') {
       res.writeHead(current === 'down' ? 503 : 404).end();
       return;
@@ -71,6 +75,9 @@ export async function startJwksServer(keys: JWK[] | 'down' = []): Promise<JwksSe
     requests: () => count,
     serve: (next) => {
       current = next;
+    },
+    delay: (ms) => {
+      delayMs = ms;
     },
     close: () =>
       new Promise((resolve) => {
