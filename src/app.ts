@@ -9,7 +9,7 @@ import { publicHostname, type Config } from './config.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
-import { formatError } from './graphql/errors.ts';
+import { formatError, withoutSuggestions } from './graphql/errors.ts';
 import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
@@ -77,10 +77,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
-      formatError,
+      formatError: config.nodeEnv === 'production' ? withoutSuggestions(formatError) : formatError,
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
       validationRules: operationRules(config.graphql.limits),
+      // The token limit is checked while parsing: a huge document is never fully parsed.
+      parseOptions: { maxTokens: config.graphql.limits.maxTokens },
       // A browser cannot send Authorization cross-site without a preflight, so a request carrying
       // it is no CSRF risk; urql's default GET queries carry it. A bare GET is still refused.
       csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
