@@ -13,6 +13,7 @@ import { formatError, withoutSuggestions } from './graphql/errors.ts';
 import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
 import { createHttpServer, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -102,10 +103,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           : ApolloServerPluginLandingPageDisabled(),
       ],
     });
+    const rateLimiter = createRateLimiter(config, logger);
+    cleanups.push(() => rateLimiter.close());
     await apollo.start();
     cleanups.push(() => apollo.stop());
     handleGraphQL = apolloHandler(apollo, {
-      context: createContextFactory({ orm, db: pool, verifier, users, logger }),
+      context: createContextFactory({ orm, db: pool, verifier, users, logger, rateLimit: rateLimiter.consume }),
       maxBodyBytes: 1024 * 1024,
     });
 
