@@ -7,8 +7,8 @@ import { setResponse } from 'better-call/node';
 import { jwt } from 'better-auth/plugins';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { BodyTooLarge, readBody } from '../http/body.ts';
-import { sendJson } from '../http/respond.ts';
+import { BodyTimeout, BodyTooLarge, readBody } from '../http/body.ts';
+import { sendJson, sendRequestTimeout } from '../http/respond.ts';
 import type { Logger } from '../logger.ts';
 
 /** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
@@ -146,6 +146,7 @@ export function authHandler(auth: Auth, config: Config) {
       try {
         body = await readBody(req, AUTH_MAX_BODY_BYTES);
       } catch (err) {
+        if (err instanceof BodyTimeout) return sendRequestTimeout(res);
         if (!(err instanceof BodyTooLarge)) throw err;
         sendJson(res, 413, { message: `The request body is larger than ${AUTH_MAX_BODY_BYTES} bytes.`, code: 'PAYLOAD_TOO_LARGE' });
         return;
