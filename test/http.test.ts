@@ -104,7 +104,8 @@ describe('account deletion', () => {
         json: { code: 'PASSWORD_REQUIRED', message: 'Deleting an account needs its password: send { "password": "..." }.' },
       });
     }
-    expect((await deleteUser(doomed, { password: 'wrong-password' })).status).toBe(400);
+    const wrong = await deleteUser(doomed, { password: 'wrong-password' });
+    expect({ status: wrong.status, code: ((await wrong.json()) as { code?: string }).code }).toEqual({ status: 400, code: 'INVALID_PASSWORD' });
     // Still there: signs in, gets tokens, uses the API.
     await signIn(server.url, doomed.email, doomed.password);
     expect((await postGraphQL(server.graphqlUrl, '{ me { id } }', bearer(await fetchToken(server.url, doomed.cookie)))).status).toBe(200);
