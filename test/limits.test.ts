@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 const TASK_FIELDS = 'id title description completed priority dueAt createdAt updatedAt owner { id email name }';
-const taskCount = async () => (await expectData(server.graphqlUrl, '{ tasks(first: 1) { totalCount } }', {}, user.token) as { tasks: { totalCount: number } }).tasks.totalCount;
+const taskCount = async () => (await expectData<{ tasks: { totalCount: number } }>(server.graphqlUrl, '{ tasks(first: 1) { totalCount } }', {}, user.token)).tasks.totalCount;
 
 async function refused(query: string, code: string, message: string, variables: Record<string, unknown> = {}) {
   const res = await execute(server.graphqlUrl, query, variables, user.token);
@@ -143,5 +143,20 @@ describe('refusals that used to say nothing useful', () => {
     const lit = await execute(server.graphqlUrl, literal, {}, user.token);
     expect(lit.status).toBe(400);
     expect(codes(lit)).not.toContain('INTERNAL_SERVER_ERROR');
+  });
+
+  it('refuses a document nested too deeply to parse with QUERY_TOO_COMPLEX, even with the token limit raised', async () => {
+    const lax = await startServer({ GRAPHQL_MAX_TOKENS: '1000000', GRAPHQL_MAX_DEPTH: '100000' });
+    try {
+      for (const query of [`${'{ me '.repeat(20_000)}${'}'.repeat(20_000)}`, `{ tasks(after: ${'['.repeat(20_000)}${']'.repeat(20_000)}) { totalCount } }`]) {
+        const res = await execute(lax.graphqlUrl, query);
+        expect({ status: res.status, errors: res.errors }).toEqual({
+          status: 400,
+          errors: [{ message: 'The operation or its variables are nested too deeply to process; flatten them.', extensions: { code: 'QUERY_TOO_COMPLEX' } }],
+        });
+      }
+    } finally {
+      await lax.stop();
+    }
   });
 });

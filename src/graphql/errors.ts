@@ -116,8 +116,10 @@ function limitRefusal(formatted: GraphQLFormattedError, error: unknown): GraphQL
       extensions: { code },
     };
   }
+  // graphql-js's parser recurses per level of nesting: a document deep enough (possible when
+  // GRAPHQL_MAX_TOKENS is raised) overflows the stack, which Apollo reports as a parse failure.
   const original = unwrapResolverError(error);
-  if (original instanceof RangeError && /call stack/i.test(original.message)) {
+  if (formatted.message === 'Maximum call stack size exceeded' || (original instanceof RangeError && /call stack/i.test(original.message))) {
     return {
       message: 'The operation or its variables are nested too deeply to process; flatten them.',
       extensions: { code: ErrorCode.QUERY_TOO_COMPLEX },

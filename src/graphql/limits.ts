@@ -140,7 +140,7 @@ function maxCost(max: number): ValidationRule {
   return (context): ASTVisitor => ({
     OperationDefinition(node) {
       const schema = context.getSchema();
-      const root = node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+      const root = schema.getRootType(node.operation);
       const cost = operationCost(node.selectionSet, root ?? undefined, context);
       if (cost > max) context.reportError(limitExceeded(ErrorCode.QUERY_TOO_COMPLEX, 'GRAPHQL_MAX_COST', 'cost points', cost, max));
     },

@@ -59,15 +59,17 @@ export async function startJwksServer(keys: JWK[] | 'down' = []): Promise<JwksSe
   let current = keys;
   let count = 0;
   let delayMs = 0;
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => {
     count++;
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    setTimeout(() => answer(req, res), delayMs);
+  });
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (current === 'down' || req.url !== '/jwks') {
       res.writeHead(current === 'down' ? 503 : 404).end();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: current }));
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
