@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
 import { bearer, postGraphQL } from './support/http.ts';
 import { claims, issuerKey, sign, startJwksServer } from './support/issuer.ts';
+import { freePort } from '../src/db/embedded.ts';
+import { createTestDatabase } from './support/database.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { fetchToken, signUp } from './support/users.ts';
 
@@ -28,10 +31,38 @@ async function burst(graphqlUrl: string, token: string, n: number): Promise<Reco
 }
 
 describe('embedded Better Auth', () => {
-  it('accepts a burst of valid tokens right after start', async () => {
+  it('accepts a burst of 1,000 valid tokens right after start', async () => {
     const server = await boot();
     const user = await signUp(server.url);
-    expect(await burst(server.graphqlUrl, user.token, 200)).toEqual({ 200: 200 });
+    // Open the connections first (anonymous requests verify no token), so that the burst arrives at once.
+    await Promise.all(Array.from({ length: 200 }, () => postGraphQL(server.graphqlUrl, '{ serverVersion }')));
+    expect(await burst(server.graphqlUrl, user.token, 1000)).toEqual({ 200: 1000 });
+  });
+
+  it('accepts, on each of three instances started together over one new database, the tokens all of them issue', async () => {
+    const database = await createTestDatabase();
+    try {
+      const shared = { DATABASE_URL: database.url, BETTER_AUTH_SECRET: randomBytes(32).toString('base64') };
+      const [balancer, ...ports] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+      // One public URL (the balancer's): issuer and audience are the same for all three. Each
+      // instance's own origin is trusted so that the test can sign users up on each directly.
+      const env = {
+        ...shared,
+        BETTER_AUTH_URL: `http://localhost:${balancer}`,
+        TRUSTED_ORIGINS: ports.map((p) => `http://localhost:${p}`).join(','),
+      };
+      const instances = await Promise.all(ports.map((p) => boot({ ...env, PORT: String(p) })));
+      const users = await Promise.all(instances.map((i) => signUp(i.url)));
+      const kids = new Set(users.map((u) => decodeProtectedHeader(u.token).kid));
+      for (const instance of instances) {
+        for (const user of users) {
+          expect({ kids: kids.size, statuses: await burst(instance.graphqlUrl, user.token, 30) }).toEqual({ kids: kids.size, statuses: { 200: 30 } });
+        }
+      }
+    } finally {
+      for (const s of servers.splice(0)) await s.stop();
+      await database.drop();
+    }
   });
 
   it('accepts, on a second instance started over the same database, a burst of tokens the first issued', async () => {
