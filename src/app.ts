@@ -9,10 +9,11 @@ import { publicHostname, type Config } from './config.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
-import { formatError } from './graphql/errors.ts';
+import { formatError, withoutSuggestions } from './graphql/errors.ts';
 import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
 import { createHttpServer, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -51,6 +52,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const orm = await createOrm(database.url, [TaskSchema]);
     cleanups.push(() => orm.close());
     await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
+    // Keys in hand before the first request: a cold cache is what refused valid tokens at start.
+    await verifier.warmUp();
 
     const handleAuth = auth ? authHandler(auth, config) : undefined;
     const ready = async () => {
@@ -75,10 +78,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
-      formatError,
+      formatError: config.nodeEnv === 'production' ? withoutSuggestions(formatError) : formatError,
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
       validationRules: operationRules(config.graphql.limits),
+      // The token limit is checked while parsing: a huge document is never fully parsed.
+      parseOptions: { maxTokens: config.graphql.limits.maxTokens },
       // A browser cannot send Authorization cross-site without a preflight, so a request carrying
       // it is no CSRF risk; urql's default GET queries carry it. A bare GET is still refused.
       csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
@@ -98,10 +103,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           : ApolloServerPluginLandingPageDisabled(),
       ],
     });
+    const rateLimiter = createRateLimiter(config, logger);
+    cleanups.push(() => rateLimiter.close());
     await apollo.start();
     cleanups.push(() => apollo.stop());
     handleGraphQL = apolloHandler(apollo, {
-      context: createContextFactory({ orm, db: pool, verifier, users, logger }),
+      context: createContextFactory({ orm, db: pool, verifier, users, logger, rateLimit: rateLimiter.consume }),
       maxBodyBytes: 1024 * 1024,
     });
 

@@ -80,6 +80,8 @@ export interface Config {
     /** Open subscription sockets one user may hold; more are closed with 4429. */
     maxConnectionsPerUser: number;
   };
+  /** Prefix of the rate limiter's keys in Redis: instances sharing one budget share the prefix. */
+  rateLimitKeyPrefix: string;
 }
 
 export type LogLevel = z.infer<typeof logLevel>;
@@ -177,6 +179,7 @@ const envSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
+  RATE_LIMIT_KEY_PREFIX: z.string().min(1).max(100).default('taskgraph:rl'),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -371,6 +374,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER },
+    rateLimitKeyPrefix: e.RATE_LIMIT_KEY_PREFIX,
   };
 }
 

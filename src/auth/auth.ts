@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { betterAuth, type BetterAuthOptions } from 'better-auth';
+import { APIError, createAuthMiddleware } from 'better-auth/api';
 import { getMigrations } from 'better-auth/db/migration';
 import { fromNodeHeaders } from 'better-auth/node';
 import { setResponse } from 'better-call/node';
 import { jwt } from 'better-auth/plugins';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { BodyTooLarge, readBody } from '../http/body.ts';
-import { sendJson } from '../http/respond.ts';
+import { BodyTimeout, BodyTooLarge, readBody } from '../http/body.ts';
+import { sendJson, sendRequestTimeout } from '../http/respond.ts';
 import type { Logger } from '../logger.ts';
 
 /** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
@@ -44,6 +45,23 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
     // POST /api/auth/delete-user (with the password): deleting an account deletes its tasks
     // (foreign key, on delete cascade) and makes its unexpired JWTs useless here at once.
     user: { deleteUser: { enabled: true } },
+    hooks: {
+      // Better Auth deletes the account of a *fresh* session (signed in within a day) without a
+      // password: a stolen cookie or an unlocked laptop would be enough. Always ask for it.
+      before: createAuthMiddleware((ctx) => {
+        const password = (ctx.body as { password?: unknown } | undefined)?.password;
+        if (ctx.path === '/delete-user' && (typeof password !== 'string' || password === '')) {
+          throw new APIError('BAD_REQUEST', {
+            code: 'PASSWORD_REQUIRED',
+            message: 'Deleting an account needs its password: send { "password": "..." }.',
+          });
+        }
+        return Promise.resolve();
+      }),
+    },
+    // On whenever the API's own rate limit is (RATE_LIMIT_PER_MINUTE > 0), with Better Auth's
+    // per-route rules (e.g. 3 sign-in attempts per 10 s per client address).
+    rateLimit: { enabled: config.rateLimit.perMinute > 0 },
     databaseHooks: {
       user: {
         update: { after: (user) => Promise.resolve(hooks.onUserChanged(user.id)) },
@@ -100,6 +118,18 @@ export async function prepareAuth(auth: Auth): Promise<void> {
   await auth.api.getJwks();
 }
 
+/**
+ * Better Auth's 429 says `X-Retry-After`; clients and proxies know the standard `Retry-After`.
+ * Its answers are per user (sessions, tokens): `Cache-Control: no-store` unless it set its own.
+ */
+function withStandardHeaders(response: Response, url: string): Response {
+  const headers = new Headers(response.headers);
+  const retryAfter = headers.get('x-retry-after');
+  if (retryAfter && !headers.has('retry-after')) headers.set('retry-after', retryAfter);
+  if (!headers.has('cache-control') && !url.startsWith(`${AUTH_BASE_PATH}/jwks`)) headers.set('cache-control', 'no-store');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 /** Sign-up and sign-in bodies are small; Better Auth's own Node adapter would buffer any size. */
 export const AUTH_MAX_BODY_BYTES = 64 * 1024;
 
@@ -120,6 +150,7 @@ export function authHandler(auth: Auth, config: Config) {
       try {
         body = await readBody(req, AUTH_MAX_BODY_BYTES);
       } catch (err) {
+        if (err instanceof BodyTimeout) return sendRequestTimeout(res);
         if (!(err instanceof BodyTooLarge)) throw err;
         sendJson(res, 413, { message: `The request body is larger than ${AUTH_MAX_BODY_BYTES} bytes.`, code: 'PAYLOAD_TOO_LARGE' });
         return;
@@ -131,6 +162,6 @@ export function authHandler(auth: Auth, config: Config) {
       headers: fromNodeHeaders(req.headers),
       ...(body && body.length > 0 ? { body } : {}),
     });
-    await setResponse(res, await auth.handler(request));
+    await setResponse(res, withStandardHeaders(await auth.handler(request), req.url ?? ''));
   };
 }

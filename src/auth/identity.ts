@@ -40,7 +40,9 @@ export async function createIdentity(config: Config, db: pg.Pool, logger: Logger
       const betterAuth = createAuth(config, db, logger, { onUserChanged: (id) => directory.forget(id) });
       auth = betterAuth;
       // In process: Better Auth reads its own keys from the database, no HTTP involved.
-      keys = cachedKeySet(() => betterAuth.api.getJwks(), { cooldownMs, logger });
+      // A token naming a key newer than the set waits for the next load (at most the 1 s cooldown):
+      // another instance may have just created or rotated the key.
+      keys = cachedKeySet(() => betterAuth.api.getJwks(), { cooldownMs, waitForNextLoad: true, logger });
       break;
     }
     case 'remote-jwks':

@@ -30,12 +30,16 @@ export class TokenRejected extends Error {
 export interface TokenVerifier {
   /** The viewer the token stands for; rejects with TokenRejected and nothing else. */
   verify(token: string): Promise<Viewer>;
+  /** Loads the verification keys; called at start-up, before the server listens. */
+  warmUp(): Promise<void>;
 }
 
 /** Where verification keys come from, and a counter that changes whenever they change. */
 export interface KeySource {
   key: JWTVerifyGetKey | webcrypto.CryptoKey;
   generation(): number;
+  /** Loads the keys now (at start-up, before the server listens), so that no request waits for them. */
+  warmUp(): Promise<void>;
 }
 
 export interface VerifierOptions {
@@ -52,26 +56,52 @@ export interface VerifierOptions {
 const FOREIGN_KEY_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
 const MAX_KID_LENGTH = 256;
 
+export interface KeySetOptions {
+  /** Least time between the END of one load and the start of the next. */
+  cooldownMs: number;
+  /** A set older than this is refreshed in the background (remote mode). */
+  maxAgeMs?: number;
+  /**
+   * A token naming an unknown key while the cooldown runs waits for the next load (at most
+   * `cooldownMs`) instead of being refused, when the set in hand was loaded before the token was
+   * issued: its key may simply be newer than the set. For a cheap source (in process, 1 s cooldown).
+   */
+  waitForNextLoad?: boolean;
+  logger: Logger;
+}
+
+/** `iat` of a token in milliseconds, rounded up (iat is whole seconds), read before verification. */
+function issuedAtMs(token: { payload: string | Uint8Array }): number {
+  try {
+    const payload = typeof token.payload === 'string' ? Buffer.from(token.payload, 'base64url') : token.payload;
+    const iat = (JSON.parse(Buffer.from(payload).toString('utf8')) as { iat?: unknown }).iat;
+    return typeof iat === 'number' ? (Math.floor(iat) + 1) * 1000 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /**
- * A JWKS cached in memory. A token naming a `kid` the set lacks triggers one reload, shared by
- * concurrent requests and at most once per cooldown, so rotated keys are picked up without a
- * restart and made-up kids cannot flood the source. When a reload fails, the last good set keeps
- * serving. With `maxAgeMs`, a set older than that is refreshed in the background.
+ * A JWKS cached in memory. A token naming a `kid` the set lacks triggers one reload, at most once
+ * per cooldown counted from the end of the previous load, so rotated keys are picked up without a
+ * restart and made-up kids cannot flood the source. Every caller arriving while a load runs joins
+ * it (a caller is never refused because someone else's load has not finished). When a reload
+ * fails, the last good set keeps serving.
  */
-export function cachedKeySet(
-  load: () => Promise<JSONWebKeySet>,
-  { cooldownMs, maxAgeMs, logger }: { cooldownMs: number; maxAgeMs?: number; logger: Logger },
-): KeySource {
+export function cachedKeySet(load: () => Promise<JSONWebKeySet>, { cooldownMs, maxAgeMs, waitForNextLoad, logger }: KeySetOptions): KeySource {
   let local: JWTVerifyGetKey | undefined;
   let fingerprint = '';
   let generation = 0;
   let loadedAt = 0;
-  let lastAttempt = 0;
+  let loadStartedAt = 0;
+  /** When the last load ended (success or failure); the cooldown counts from here. */
+  let settledAt = Number.NEGATIVE_INFINITY;
   let loading: Promise<void> | undefined;
+  let scheduled: Promise<void> | undefined;
 
   const reload = () =>
     (loading ??= (async () => {
-      lastAttempt = Date.now();
+      loadStartedAt = Date.now();
       try {
         const jwks = await load();
         if (!Array.isArray(jwks?.keys)) throw new Error('not a JWK set');
@@ -85,31 +115,51 @@ export function cachedKeySet(
       } catch (err) {
         logger.warn({ err }, local ? 'could not reload signing keys; keeping the last good set' : 'could not load signing keys');
       } finally {
+        settledAt = Date.now();
         loading = undefined;
       }
     })());
+  const coolingDown = () => Date.now() - settledAt < cooldownMs;
+  // The one load allowed when the cooldown ends, shared by everyone waiting for it.
+  const nextLoad = () =>
+    (scheduled ??= (async () => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, settledAt + cooldownMs - Date.now())).unref());
+      scheduled = undefined;
+      await reload();
+    })());
 
   const key: JWTVerifyGetKey = async (header, token) => {
-    // Before the first successful load too, at most one attempt per cooldown: tokens must not be
-    // able to hammer an unreachable key source.
-    if (!local && Date.now() - lastAttempt >= cooldownMs) await reload();
-    else if (maxAgeMs !== undefined && Date.now() - loadedAt > maxAgeMs && Date.now() - lastAttempt > cooldownMs) void reload();
-    if (!local) throw new TokenRejected('no signing keys available');
+    if (loading) await loading;
+    if (!local) {
+      // Before the first successful load too, at most one attempt per cooldown: tokens must not be
+      // able to hammer an unreachable key source.
+      if (!coolingDown()) await reload();
+      if (!local) throw new TokenRejected('no signing keys available');
+    } else if (maxAgeMs !== undefined && Date.now() - loadedAt > maxAgeMs && !coolingDown()) {
+      void reload();
+    }
     try {
       return await local(header, token);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - lastAttempt < cooldownMs) throw err;
-      await reload();
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      if (loading) await loading;
+      else if (!coolingDown()) await reload();
+      else if (waitForNextLoad && loadStartedAt < issuedAtMs(token)) await nextLoad();
+      else throw err;
       return local(header, token);
     }
   };
-  return { key, generation: () => generation };
+  return {
+    key,
+    generation: () => generation,
+    warmUp: () => reload(),
+  };
 }
 
 /** A fixed HS256 key, imported once (not on every verification). */
 export async function sharedSecretKey(secret: string): Promise<KeySource> {
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
-  return { key, generation: () => 0 };
+  return { key, generation: () => 0, warmUp: () => Promise.resolve() };
 }
 
 // Subjects are ids: printable, and short enough for an index. (A NUL would even fail in PostgreSQL.)
@@ -140,6 +190,7 @@ export function createTokenVerifier(keys: KeySource, options: VerifierOptions): 
   };
 
   return {
+    warmUp: () => keys.warmUp(),
     async verify(token) {
       const hit = cache.get(token);
       if (hit && Date.now() < hit.until && hit.generation === keys.generation()) return hit.viewer;

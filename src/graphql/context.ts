@@ -7,7 +7,8 @@ import type { Logger } from '../logger.ts';
 import { TaskRepository } from '../tasks/task.repository.ts';
 import { TaskService } from '../tasks/task.service.ts';
 import type { UserDirectory } from '../users/user.directory.ts';
-import { invalidToken } from './errors.ts';
+import { RateLimited } from '../errors.ts';
+import { invalidToken, requestError } from './errors.ts';
 
 /** What every resolver receives; built once per request. */
 export interface Context {
@@ -24,6 +25,8 @@ export interface ContextDeps {
   verifier: TokenVerifier;
   users: UserDirectory;
   logger: Logger;
+  /** Spends one request of the caller's budget (user, or client address when anonymous); throws RateLimited. */
+  rateLimit?: (req: IncomingMessage, viewerId: string | null) => Promise<void>;
 }
 
 /** Longer than any token this API issues; longer ones are refused before any parsing. */
@@ -56,6 +59,10 @@ export function createContextFactory(deps: ContextDeps) {
     // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
     const requestId = typeof req.id === 'string' ? req.id : '';
     const viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
+    // Over the limit: the whole request is refused with 429 and Retry-After, before anything runs.
+    await deps.rateLimit?.(req, viewer?.id ?? null).catch((err: unknown) => {
+      throw err instanceof RateLimited ? requestError(err) : err;
+    });
     // One EntityManager per request (forked when first needed): its identity map and unit of work
     // are this request's alone, and its owner filter is bound to the viewer.
     const em = () => {

@@ -19,6 +19,12 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** The database (or another dependency) is unreachable or too slow: HTTP 503 and `Retry-After`. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** Over the depth, directive or cost limit (or nested too deeply to process); nothing ran. HTTP 400. */
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** Over the alias limit (GRAPHQL_MAX_ALIASES); nothing ran. HTTP 400. */
+  TOO_MANY_ALIASES: 'TOO_MANY_ALIASES',
+  /** Over the token limit (GRAPHQL_MAX_TOKENS); not even parsed. HTTP 400. */
+  TOO_MANY_TOKENS: 'TOO_MANY_TOKENS',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -70,6 +76,58 @@ export function requestError(error: DomainError): GraphQLError {
   });
 }
 
+const LIMIT_CODES = new Set<string>([ErrorCode.QUERY_TOO_COMPLEX, ErrorCode.TOO_MANY_ALIASES, ErrorCode.TOO_MANY_TOKENS]);
+
+/**
+ * A refusal for going over an operation limit: names the limit, its number and its setting
+ * (`extensions.limit`, `max`, and `found` when counted), so that a client developer can act on it.
+ */
+export function limitExceeded(code: string, setting: string, what: string, found: number | undefined, max: number): GraphQLError {
+  const uses = found === undefined ? `more than ${max} ${what}` : `${found} ${what}`;
+  return new GraphQLError(`The operation uses ${uses}; at most ${max} are allowed (${setting}).`, {
+    extensions: { code, limit: setting, max, ...(found === undefined ? {} : { found }) },
+  });
+}
+
+/** graphql-js's own message ("more that" is its spelling) when `parse(..., { maxTokens })` stops. */
+export const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more that (\d+) tokens\. Parsing aborted\.$/;
+const VALIDATION_ABORTED = 'Too many validation errors, error limit reached. Validation aborted.';
+
+/**
+ * Refusals of operations too big to run, with their own codes although Apollo files them under
+ * GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED: the limits of src/graphql/limits.ts, the token
+ * limit of the parser, graphql-js's cap on validation errors, and a stack overflow on deeply
+ * nested input. Undefined for any other error.
+ */
+function limitRefusal(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError | undefined {
+  const code = formatted.extensions?.['code'];
+  const cause = error instanceof GraphQLError ? error.originalError : undefined;
+  if (code === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED && cause instanceof GraphQLError && LIMIT_CODES.has(String(cause.extensions['code']))) {
+    return { message: cause.message, ...(formatted.locations ? { locations: formatted.locations } : {}), extensions: { ...cause.extensions } };
+  }
+  const tokens = TOKEN_LIMIT_MESSAGE.exec(formatted.message);
+  if (code === ApolloServerErrorCode.GRAPHQL_PARSE_FAILED && tokens) {
+    const { message, extensions } = limitExceeded(ErrorCode.TOO_MANY_TOKENS, 'GRAPHQL_MAX_TOKENS', 'tokens', undefined, Number(tokens[1]));
+    return { message, extensions };
+  }
+  if (code === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED && formatted.message === VALIDATION_ABORTED) {
+    return {
+      message: 'The operation has more than 100 validation errors; validation stopped there. Fix the errors reported and send it again.',
+      extensions: { code },
+    };
+  }
+  // graphql-js's parser recurses per level of nesting: a document deep enough (possible when
+  // GRAPHQL_MAX_TOKENS is raised) overflows the stack, which Apollo reports as a parse failure.
+  const original = unwrapResolverError(error);
+  if (formatted.message === 'Maximum call stack size exceeded' || (original instanceof RangeError && /call stack/i.test(original.message))) {
+    return {
+      message: 'The operation or its variables are nested too deeply to process; flatten them.',
+      extensions: { code: ErrorCode.QUERY_TOO_COMPLEX },
+    };
+  }
+  return undefined;
+}
+
 /** The code an error will carry for the client (before formatting), or undefined when it is masked. */
 export function clientCode(error: unknown): string | undefined {
   const original = unwrapResolverError(error);
@@ -90,6 +148,8 @@ export function isClientError(error: unknown): boolean {
  * logged with the request id by the errors plugin, which puts the id in `extensions.requestId`.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const refusal = limitRefusal(formatted, error);
+  if (refusal) return refusal;
   // A literal of the wrong type written in the query (`dueAt: "next tuesday"`) is bad input like a
   // wrong variable, which Apollo already reports as BAD_USER_INPUT: one code for both.
   // (graphql-js reports those against the literal's node; the DateTime scalar marks its own.)
@@ -115,5 +175,19 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       code: ErrorCode.INTERNAL_SERVER_ERROR,
       ...(formatted.extensions?.['requestId'] ? { requestId: formatted.extensions['requestId'] } : {}),
     },
+  };
+}
+
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
+/**
+ * Production: no "Did you mean ...?" in any message. Apollo's hideSchemaDetailsFromClientErrors
+ * strips them from validation errors only; variable coercion errors (e.g. a misspelt enum value
+ * or input field in `variables`) still carried them, leaking the schema.
+ */
+export function withoutSuggestions(format: typeof formatError): typeof formatError {
+  return (formatted, error) => {
+    const result = format(formatted, error);
+    return result.message.includes('Did you mean') ? { ...result, message: result.message.replace(SUGGESTION, '') } : result;
   };
 }

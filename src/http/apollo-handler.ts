@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
-import { BodyTooLarge, readBody } from './body.ts';
-import { sendJson } from './respond.ts';
+import { BodyTimeout, BodyTooLarge, readBody } from './body.ts';
+import { sendJson, sendRequestTimeout } from './respond.ts';
 
 export interface ApolloHandlerOptions<TContext extends BaseContext> {
   context: (req: IncomingMessage) => Promise<TContext>;
@@ -27,6 +27,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
         text = (await readBody(req, options.maxBodyBytes)).toString('utf8');
       } catch (err) {
         if (err instanceof BodyTooLarge) sendJson(res, 413, refusal('PAYLOAD_TOO_LARGE', `The request body is larger than ${options.maxBodyBytes} bytes.`));
+        else if (err instanceof BodyTimeout) sendRequestTimeout(res);
         else res.destroy();
         return;
       }

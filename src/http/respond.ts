@@ -4,3 +4,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
 }
+
+/** The body did not arrive in time: 408, and the connection is closed (its state is unknown). */
+export function sendRequestTimeout(res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  sendJson(res, 408, { errors: [{ message: 'The request body was not received in time.', extensions: { code: 'REQUEST_TIMEOUT' } }] });
+  res.once('finish', () => res.socket?.destroySoon());
+}

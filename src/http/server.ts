@@ -21,6 +21,25 @@ export interface Routes {
 }
 
 /**
+ * Idle keep-alive connections live longer than a load balancer's (60 s on the common ones): if
+ * the server closed first, the balancer could send a request into a closing socket (sporadic 502s).
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Above the keep-alive timeout, as load balancer guides ask; bounds a slow sender of headers. */
+export const HEADERS_TIMEOUT_MS = 66_000;
+/** The whole request, headers and body; Node's default is 5 minutes. */
+export const REQUEST_TIMEOUT_MS = 70_000;
+/**
+ * Far above real traffic (an instance serves 1,000 users at a request a second over a few hundred
+ * keep-alive connections), low enough that a flood of idle sockets cannot exhaust file descriptors.
+ */
+export const MAX_CONNECTIONS = 10_000;
+/** Headers every answer carries. */
+const COMMON_HEADERS: Array<[string, string]> = [['x-content-type-options', 'nosniff']];
+/** Answer headers a browser script may read: the challenge, the request id, when to retry. */
+const EXPOSED_HEADERS = ['WWW-Authenticate', 'X-Request-Id', 'Retry-After'];
+
+/**
  * The HTTP surface: one node:http server routing `/graphql`, `/api/auth/*`, `/healthz` and
  * `/readyz`, with a request id and one log line per request.
  */
@@ -42,16 +61,18 @@ export function createHttpServer(routes: Routes): http.Server {
   });
   // Bearer tokens, not cookies, authenticate /graphql, so any origin may call it (Apollo Sandbox,
   // a frontend on another host) without credentials. /api/auth uses cookies: trusted origins only.
-  const graphqlCors = cors();
-  const authCors = cors({ origin: routes.trustedOrigins, credentials: true });
+  const graphqlCors = cors({ exposedHeaders: EXPOSED_HEADERS });
+  const authCors = cors({ origin: routes.trustedOrigins, credentials: true, exposedHeaders: EXPOSED_HEADERS });
 
   const readiness = async (res: http.ServerResponse) => {
     if (await routes.ready()) sendJson(res, 200, { status: 'ready' });
     else sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
   };
 
-  return http.createServer((req, res) => {
+  // Timeouts are checked every connectionsCheckingInterval: 30 s by default, too coarse for them.
+  const server = http.createServer({ connectionsCheckingInterval: 5_000, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
     logRequest(req, res);
+    for (const [name, value] of COMMON_HEADERS) res.setHeader(name, value);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
@@ -61,6 +82,8 @@ export function createHttpServer(routes: Routes): http.Server {
       else res.destroy();
     };
     if (pathname === '/graphql') {
+      // Every answer is for one caller (or depends on the token): never stored by a cache.
+      res.setHeader('cache-control', 'no-store');
       graphqlCors(req, res, () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail));
     } else if (routes.auth && pathname.startsWith(`${routes.authBasePath}/`)) {
       const handle = routes.auth;
@@ -74,4 +97,7 @@ export function createHttpServer(routes: Routes): http.Server {
       sendJson(res, 404, { error: 'not found' });
     }
   });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.maxConnections = MAX_CONNECTIONS;
+  return server;
 }

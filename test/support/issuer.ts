@@ -49,6 +49,8 @@ export interface JwksServer {
   requests(): number;
   /** What the JWKS endpoint serves; `'down'` answers 503 to everything. */
   serve(keys: JWK[] | 'down'): void;
+  /** Every answer comes this much later (a slow or distant issuer). */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -56,14 +58,18 @@ export interface JwksServer {
 export async function startJwksServer(keys: JWK[] | 'down' = []): Promise<JwksServer> {
   let current = keys;
   let count = 0;
+  let delayMs = 0;
   const server = http.createServer((req, res) => {
     count++;
+    setTimeout(() => answer(req, res), delayMs);
+  });
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (current === 'down' || req.url !== '/jwks') {
       res.writeHead(current === 'down' ? 503 : 404).end();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: current }));
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -71,6 +77,9 @@ export async function startJwksServer(keys: JWK[] | 'down' = []): Promise<JwksSe
     requests: () => count,
     serve: (next) => {
       current = next;
+    },
+    delay: (ms) => {
+      delayMs = ms;
     },
     close: () =>
       new Promise((resolve) => {

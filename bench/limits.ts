@@ -1,0 +1,157 @@
+/**
+ * `node bench/limits.ts`: the server with every limit of issue 10 on (NODE_ENV=production: rate
+ * limit 600/min, operation limits at their defaults), measured from outside.
+ *
+ * 1. Isolation: three requests at the cost limit run in parallel, again and again; meanwhile
+ *    another user's small query (`me`, `tasks(first: 1)`) is timed. Reports its p50/p95/max.
+ * 2. Capacity: 1,000 users at one request a second each (autocannon, overall rate 1,000/s,
+ *    tokens rotated over the users), `tasks(first: 20)`. Reports p50/p95/p99 and non-2xx answers
+ *    (a 429 here would mean the rate limit refuses real traffic).
+ *
+ * Needs DATABASE_URL pointing at a PostgreSQL server where it may create a database, e.g.
+ * DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/limits.ts
+ * Env: BENCH_DURATION (seconds of the capacity run, default 10); BENCH_LIMITS=off runs the same
+ * without the rate limit and with the operation limits raised, for an A/B comparison (run both
+ * back to back: on a shared machine, only a comparison within one period means anything).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { pino } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { createAuth } from '../src/auth/auth.ts';
+import { parseConfig, projectRoot } from '../src/config.ts';
+import { freePort } from '../src/db/embedded.ts';
+
+const USERS = 1000;
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
+const log = (message: string) => console.error(`[bench:limits] ${message}`);
+const cleanups: Array<() => unknown> = [];
+
+const adminUrl = process.env['DATABASE_URL'];
+if (!adminUrl) throw new Error('DATABASE_URL is required, e.g. postgres://postgres@127.0.0.1:5432/postgres');
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+async function main() {
+  const dbName = `taskgraph_bench_limits_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  cleanups.push(async () => {
+    await admin.query(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+  });
+  const dbUrl = Object.assign(new URL(adminUrl!), { pathname: `/${dbName}` }).toString();
+
+  const port = await freePort();
+  const serverUrl = `http://127.0.0.1:${port}`;
+  const env = {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: dbUrl,
+    BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
+    BETTER_AUTH_URL: serverUrl,
+    LOG_LEVEL: 'warn',
+    ...(process.env['BENCH_LIMITS'] === 'off'
+      ? { RATE_LIMIT_PER_MINUTE: '0', GRAPHQL_MAX_ALIASES: '100000', GRAPHQL_MAX_TOKENS: '1000000', GRAPHQL_MAX_DEPTH: '1000', GRAPHQL_MAX_DIRECTIVES: '100000', GRAPHQL_MAX_COST: '100000000' }
+      : {}),
+  };
+  const child: ChildProcess = spawn(process.execPath, ['src/index.ts'], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  cleanups.push(() => child.kill('SIGTERM'));
+  for (let i = 0; ; i++) {
+    if (i > 300) throw new Error('server did not become ready');
+    if (await fetch(`${serverUrl}/readyz`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  // Users and tasks, inserted directly; tokens signed with the server's own Better Auth key.
+  const db = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  cleanups.push(() => db.end());
+  const users = Array.from({ length: USERS + 1 }, () => ({ id: randomUUID().replaceAll('-', ''), email: `${randomUUID()}@bench.test` }));
+  await db.query(
+    `insert into "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+     select id, 'Bench', email, true, now(), now() from unnest($1::text[], $2::text[]) as u(id, email)`,
+    [users.map((u) => u.id), users.map((u) => u.email)],
+  );
+  const heavyUser = users[USERS]!;
+  const tasks = users.flatMap((u) => Array.from({ length: u === heavyUser ? 100 : 20 }, (_, i) => [uuidv7(), u.id, `task ${i}`] as const));
+  await db.query(
+    `insert into task (id, owner_id, title, priority, created_at, updated_at)
+     select id, owner_id, title, 1, now(), now() from unnest($1::uuid[], $2::text[], $3::text[]) as t(id, owner_id, title)`,
+    [0, 1, 2].map((c) => tasks.map((t) => t[c])),
+  );
+  const auth = createAuth(parseConfig(env), db, pino({ level: 'silent' }));
+  const mint = async (u: { id: string; email: string }) =>
+    (await auth.api.signJWT({ body: { payload: { sub: u.id, email: u.email, name: 'Bench', iat: Math.floor(Date.now() / 1000) } } })).token;
+  const tokens: string[] = [];
+  for (let i = 0; i < users.length; i += 50) tokens.push(...(await Promise.all(users.slice(i, i + 50).map(mint))));
+  log(`seeded ${USERS} users x 20 tasks, one with 100; minted tokens`);
+
+  const post = async (token: string, query: string) => {
+    const started = performance.now();
+    const res = await fetch(`${serverUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+    const text = await res.text();
+    if (res.status !== 200 || text.includes('"errors"')) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
+    return performance.now() - started;
+  };
+
+  // 1. Isolation. Just under GRAPHQL_MAX_COST (5000): two full pages with totalCount and owners.
+  const F = 'id title description completed priority dueAt createdAt updatedAt owner { id email name }';
+  const heavy = `{ a: tasks(first: 100) { totalCount nodes { ${F} } } b: tasks(first: 100, orderBy: CREATED_AT_ASC) { totalCount nodes { ${F} } } c: tasks(first: 50) { edges { cursor node { id title } } } }`;
+  const heavyToken = tokens[USERS]!;
+  const small = ['{ me { id } }', '{ tasks(first: 1) { nodes { id } } }'];
+  const smallTimes: number[] = [];
+  const heavyTimes: number[] = [];
+  let stop = false;
+  const heavyLoop = async () => {
+    while (!stop) heavyTimes.push(await post(heavyToken, heavy));
+  };
+  const loops = [heavyLoop(), heavyLoop(), heavyLoop()];
+  for (let i = 0; i < 60; i++) {
+    smallTimes.push(await post(tokens[i]!, small[i % 2]!));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  stop = true;
+  await Promise.all(loops);
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  console.log(`isolation: heavy (3 in parallel) p50 ${ms(percentile(heavyTimes, 50))}, n=${heavyTimes.length}`);
+  console.log(`isolation: another user's small query p50 ${ms(percentile(smallTimes, 50))} p95 ${ms(percentile(smallTimes, 95))} max ${ms(Math.max(...smallTimes))}`);
+
+  // 2. Capacity: 1,000 users at 1 request/s each.
+  let next = 0;
+  const result = await autocannon({
+    url: `${serverUrl}/graphql`,
+    connections: 100,
+    overallRate: USERS,
+    duration: DURATION,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => ({
+          ...req,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[next++ % USERS]!}` },
+          body: JSON.stringify({ query: '{ tasks(first: 20) { nodes { id title completed priority dueAt } pageInfo { hasNextPage endCursor } } }' }),
+        }),
+      },
+    ],
+  });
+  console.log(
+    `capacity: ${USERS} users x 1 req/s for ${DURATION} s: ${result.requests.total} requests, ${result.non2xx} non-2xx, ` +
+      `latency p50 ${result.latency.p50} ms p97.5 ${result.latency.p97_5} ms p99 ${result.latency.p99} ms (autocannon reports no p95; p97.5 bounds it)`,
+  );
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  });

@@ -1,0 +1,136 @@
+import type { IncomingMessage } from 'node:http';
+import { BlockList, isIP } from 'node:net';
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../config.ts';
+import { RateLimited } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+
+/** Spends one request of a caller's budget; throws RateLimited when it is spent. */
+export type RateLimit = (req: IncomingMessage, viewerId: string | null) => Promise<void>;
+
+export interface ApiRateLimiter {
+  /** Undefined when RATE_LIMIT_PER_MINUTE is 0 (off). */
+  consume: RateLimit | undefined;
+  close(): Promise<void>;
+}
+
+const WINDOW_SECONDS = 60;
+
+/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 address. */
+function plain(ip: string): string {
+  return ip.toLowerCase().startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/**
+ * The client's address as the rate limiter sees it. `X-Forwarded-For` is believed only when the
+ * connection comes from a trusted proxy, and then read from the right, skipping trusted proxies
+ * (the leftmost entries are whatever the client wrote), as Better Auth's `advanced.ipAddress` does.
+ * IPv6 clients are grouped by /64: one host usually owns a whole /64.
+ */
+export function clientAddress(req: IncomingMessage, trusted: BlockList | undefined): string {
+  const peer = plain(req.socket.remoteAddress ?? 'unknown');
+  let ip = peer;
+  const isTrusted = (a: string) => trusted !== undefined && isIP(a) !== 0 && trusted.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
+  const forwarded = req.headers['x-forwarded-for'];
+  if (trusted && isTrusted(peer) && typeof forwarded === 'string') {
+    const hops = forwarded.split(',').map((h) => plain(h.trim())).filter(Boolean);
+    for (const hop of hops.toReversed()) {
+      if (isIP(hop) === 0) break; // garbage in the chain: keep the last address we can vouch for
+      ip = hop;
+      if (!isTrusted(hop)) break;
+    }
+  }
+  if (isIP(ip) === 6) {
+    // Expand `::`, keep the first four groups (the /64).
+    const [head = '', tail = ''] = ip.split('::');
+    const left = head ? head.split(':') : [];
+    const right = tail ? tail.split(':') : [];
+    const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : ip.split(':');
+    return `${groups
+      .slice(0, 4)
+      .map((g) => g.padStart(4, '0'))
+      .join(':')}::/64`;
+  }
+  return ip;
+}
+
+function trustedProxies(entries: string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return list;
+}
+
+/**
+ * The API's rate limit (RATE_LIMIT_PER_MINUTE per user, or per client address when anonymous).
+ * With RATE_LIMIT_STORE=redis the budget is shared by every instance using the same Redis. Redis
+ * has no offline queue and a limiter that refuses at once when Redis is not ready; it then falls
+ * back to an in-memory limiter with the same budget per instance (the "insurance"), so an outage
+ * of Redis never refuses or fails a request by itself.
+ */
+export function createRateLimiter(config: Config, logger: Logger): ApiRateLimiter {
+  const { perMinute, store, redisUrl } = config.rateLimit;
+  const keyPrefix = config.rateLimitKeyPrefix;
+  if (perMinute === 0) return { consume: undefined, close: () => Promise.resolve() };
+
+  const memory = new RateLimiterMemory({ points: perMinute, duration: WINDOW_SECONDS, keyPrefix });
+  let limiter: RateLimiterAbstract = memory;
+  let redis: Redis | undefined;
+  if (store === 'redis' && redisUrl) {
+    redis = new Redis(redisUrl, {
+      enableOfflineQueue: false,
+      // Fail fast: a command that cannot be sent goes to the insurance limiter instead of waiting.
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2_000,
+      commandTimeout: 500,
+      // Keep trying to reconnect, at most every 2 s.
+      retryStrategy: (times) => Math.min(times * 200, 2_000),
+    });
+    let down = false;
+    redis.on('error', (err: Error) => {
+      if (!down) logger.warn({ err }, 'rate limit store (Redis) unreachable: using the in-memory limiter of this instance');
+      down = true;
+    });
+    redis.on('ready', () => {
+      if (down) logger.info('rate limit store (Redis) reachable again');
+      down = false;
+    });
+    limiter = new RateLimiterRedis({
+      storeClient: redis,
+      points: perMinute,
+      duration: WINDOW_SECONDS,
+      keyPrefix,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: memory,
+    });
+  }
+  const trusted = trustedProxies(config.auth.trustedProxies);
+
+  const consume: RateLimit = async (req, viewerId) => {
+    const key = viewerId !== null ? `user:${viewerId}` : `ip:${clientAddress(req, trusted)}`;
+    try {
+      await limiter.consume(key);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        throw new RateLimited(`Rate limit of ${perMinute} requests per minute reached; retry in ${retryAfter} s.`, retryAfter, {
+          limit: perMinute,
+        });
+      }
+      // A store error the insurance limiter could not absorb: never refuse a request for it.
+      logger.warn({ err }, 'rate limit check failed; request let through');
+    }
+  };
+  return {
+    consume,
+    close: async () => {
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
