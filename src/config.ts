@@ -37,6 +37,8 @@ export interface Config {
     /** Shared-secret mode: the HS256 key. */
     jwtSecret: string | undefined;
     clockSkewSeconds: number;
+    /** Lifetime of the JWTs Better Auth issues (embedded mode). */
+    jwtLifetimeSeconds: number;
     /** Tokens issued (`iat`) longer ago than this are refused, whatever their `exp`. */
     maxTokenAgeSeconds: number;
     /** Least time between two key-set reloads caused by tokens naming an unknown key. */
@@ -111,6 +113,7 @@ const envSchema = z.object({
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_JWT_SECRET: z.string().optional(),
   AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_JWT_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   AUTH_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().min(60).default(3600),
   AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   AUTH_KEY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
@@ -228,6 +231,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       jwksUrl: e.AUTH_JWKS_URL,
       jwtSecret: e.AUTH_JWT_SECRET,
       clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+      jwtLifetimeSeconds: e.AUTH_JWT_LIFETIME_SECONDS,
       maxTokenAgeSeconds: e.AUTH_MAX_TOKEN_AGE_SECONDS,
       // In process, a reload is one query: allow one a second. Remotely, be gentle (jose's default).
       jwksCooldownSeconds: e.AUTH_JWKS_COOLDOWN_SECONDS ?? (embedded ? 1 : 30),

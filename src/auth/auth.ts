@@ -12,8 +12,6 @@ import type { Logger } from '../logger.ts';
 
 /** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
 export const AUTH_BASE_PATH = '/api/auth';
-/** Lifetime of the JWTs `/api/auth/token` issues. */
-export const JWT_LIFETIME = '15m';
 /**
  * Without trusted proxies, the rate limiter keys on the socket's address, passed in this header
  * (set by the server, never taken from the client) because Better Auth only reads headers.
@@ -76,7 +74,7 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
         jwt: {
           issuer: config.auth.issuer,
           audience: config.auth.audience,
-          expirationTime: JWT_LIFETIME,
+          expirationTime: `${config.auth.jwtLifetimeSeconds}s`,
           // The default payload is the whole user row; the API needs only these.
           definePayload: ({ user }): TokenClaims => ({ email: user.email, name: user.name || null }),
         },
