@@ -6,11 +6,11 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', '.data/', 'coverage/', 'src/graphql/generated/', 'test/generated/', 'bench/results/'] },
+  { ignores: ['node_modules/', '.data/', 'coverage/', 'src/graphql/generated/', 'test/generated/', 'bench/results/', 'examples/web/src/gql/', 'examples/web/dist/', 'test-results/', 'playwright-report/'] },
   {
     // JS/TS rules only for code files: they must not run on the GraphQL files below. (defineConfig
     // intersects `files`, so typescript-eslint's TS-only parts stay TS-only.)
-    files: ['**/*.{js,mjs,cjs,ts,mts,cts}'],
+    files: ['**/*.{js,mjs,cjs,ts,mts,cts,tsx}'],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       globals: globals.node,
@@ -27,9 +27,14 @@ export default defineConfig(
     },
   },
   {
-    // Tests, benchmarks and tool configs run outside the server and may read their own variables.
-    files: ['test/**', 'bench/**', '*.js', '*.ts'],
+    // Tests, benchmarks, the example and tool configs run outside the server and may read their own variables.
+    files: ['test/**', 'bench/**', 'examples/**', '*.js', '*.ts'],
     rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    // The web example's browser code (its own tsconfig: DOM, JSX).
+    files: ['examples/web/src/**'],
+    languageOptions: { globals: globals.browser },
   },
   {
     files: ['**/*.js', '**/*.mjs'],
@@ -41,10 +46,12 @@ export default defineConfig(
     // so the schema-aware rules load all of them. graphql-eslint keeps the first graphQLConfig it
     // sees for the whole run, so both file sets share this one; paths are relative to the cwd
     // (the repository root under `npm run lint`), as in codegen.ts.
-    files: ['schema/*.graphql', 'test/operations/*.graphql'],
+    files: ['schema/*.graphql', 'test/operations/*.graphql', 'examples/web/src/**/*.graphql'],
     languageOptions: {
       parser: graphqlPlugin.parser,
-      parserOptions: { graphQLConfig: { schema: 'schema/*.graphql', documents: 'test/operations/*.graphql' } },
+      parserOptions: {
+        graphQLConfig: { schema: 'schema/*.graphql', documents: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql'] },
+      },
     },
     plugins: { '@graphql-eslint': graphqlPlugin },
   },
@@ -74,8 +81,8 @@ export default defineConfig(
     },
   },
   {
-    // Client operations (codegen documents for the tests), checked against the schema.
-    files: ['test/operations/*.graphql'],
+    // Client operations (codegen documents for the tests and the web example), checked against the schema.
+    files: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql'],
     rules: graphqlPlugin.configs['flat/operations-recommended'].rules,
   },
 );
