@@ -40,6 +40,12 @@ const config: CodegenConfig = {
       presetConfig: { fragmentMasking: false },
       config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars, defaultScalarType: 'unknown' },
     },
+    'examples/node/gql/': {
+      documents: 'examples/node/*.graphql',
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars: { DateTime: 'string' }, strictScalars: true },
+    },
     'examples/web/src/gql/': {
       documents: 'examples/web/src/**/*.graphql',
       preset: 'client',
