@@ -1,15 +1,18 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
- * `npm run codegen` regenerates both outputs from schema/*.graphql; CI fails when they are stale.
+ * `npm run codegen` regenerates every output from schema/*.graphql; CI fails when they are stale.
  * - resolver types for the server, with mappers from GraphQL types to what services return;
- * - typed documents for clients (the tests use them with graphql-request).
+ * - typed documents for clients: the tests (with graphql-request) and the web example (with urql).
+ *
+ * A client of your own: copy one of the client outputs. Its `scalars` matter: without them the
+ * client preset types every custom scalar (`DateTime`) as `unknown`; `strictScalars` makes
+ * codegen fail when the schema gains a scalar nobody mapped.
  */
 const scalars = { DateTime: { input: 'string', output: 'string' }, ID: { input: 'string', output: 'string' } };
 
 const config: CodegenConfig = {
   schema: 'schema/*.graphql',
-  documents: 'test/operations/*.graphql',
   importExtension: '',
   generates: {
     'src/graphql/generated/resolvers-types.ts': {
@@ -32,9 +35,29 @@ const config: CodegenConfig = {
       },
     },
     'test/generated/': {
+      documents: 'test/operations/*.graphql',
       preset: 'client',
       presetConfig: { fragmentMasking: false },
       config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars, defaultScalarType: 'unknown' },
+    },
+    'examples/node/gql/': {
+      documents: 'examples/node/*.graphql',
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars: { DateTime: 'string' }, strictScalars: true },
+    },
+    'examples/web/src/gql/': {
+      documents: 'examples/web/src/**/*.graphql',
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: {
+        useTypeImports: true,
+        importExtension: '.ts',
+        enumsAsTypes: true,
+        // What JSON carries: DateTime values are RFC 3339 strings.
+        scalars: { DateTime: 'string' },
+        strictScalars: true,
+      },
     },
   },
 };

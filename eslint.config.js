@@ -6,17 +6,19 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', '.data/', 'coverage/', 'src/graphql/generated/', 'test/generated/', 'bench/results/'] },
+  { ignores: ['node_modules/', '.data/', 'coverage/', 'src/graphql/generated/', 'test/generated/', 'bench/results/', 'examples/web/src/gql/', 'examples/node/gql/', 'examples/web/dist/', 'test-results/', 'playwright-report/'] },
   {
     // JS/TS rules only for code files: they must not run on the GraphQL files below. (defineConfig
     // intersects `files`, so typescript-eslint's TS-only parts stay TS-only.)
-    files: ['**/*.{js,mjs,cjs,ts,mts,cts}'],
+    files: ['**/*.{js,mjs,cjs,ts,mts,cts,tsx}'],
     extends: [js.configs.recommended, ...tseslint.configs.strictTypeChecked, ...tseslint.configs.stylisticTypeChecked],
     languageOptions: {
       globals: globals.node,
       parserOptions: { projectService: { allowDefaultProject: ['*.js', 'src/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
+      // An empty string is as good as unset for environment variables and form fields: `||` says so.
+      '@typescript-eslint/prefer-nullish-coalescing': ['error', { ignorePrimitives: { string: true } }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       // The house style reads index signatures with brackets (process.env['X'], extensions['code']):
@@ -35,8 +37,8 @@ export default defineConfig(
     },
   },
   {
-    // Tests, benchmarks and tool configs run outside the server and may read their own variables.
-    files: ['test/**', 'bench/**', '*.js', '*.ts'],
+    // Tests, benchmarks, the examples and tool configs run outside the server and may read their own variables.
+    files: ['test/**', 'bench/**', 'examples/**', '*.js', '*.ts'],
     rules: {
       'no-restricted-properties': 'off',
       // With noUncheckedIndexedAccess, `rows[0]!` is how a test says "this must exist": a wrong
@@ -65,6 +67,11 @@ export default defineConfig(
     },
   },
   {
+    // The web example's browser code (its own tsconfig: DOM, JSX).
+    files: ['examples/web/src/**'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
@@ -74,10 +81,12 @@ export default defineConfig(
     // so the schema-aware rules load all of them. graphql-eslint keeps the first graphQLConfig it
     // sees for the whole run, so both file sets share this one; paths are relative to the cwd
     // (the repository root under `npm run lint`), as in codegen.ts.
-    files: ['schema/*.graphql', 'test/operations/*.graphql'],
+    files: ['schema/*.graphql', 'test/operations/*.graphql', 'examples/web/src/**/*.graphql'],
     languageOptions: {
       parser: graphqlPlugin.parser,
-      parserOptions: { graphQLConfig: { schema: 'schema/*.graphql', documents: 'test/operations/*.graphql' } },
+      parserOptions: {
+        graphQLConfig: { schema: 'schema/*.graphql', documents: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql'] },
+      },
     },
     plugins: { '@graphql-eslint': graphqlPlugin },
   },
@@ -107,8 +116,8 @@ export default defineConfig(
     },
   },
   {
-    // Client operations (codegen documents for the tests), checked against the schema.
-    files: ['test/operations/*.graphql'],
+    // Client operations (codegen documents for the tests and the web example), checked against the schema.
+    files: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql'],
     rules: graphqlPlugin.configs['flat/operations-recommended'].rules,
   },
 );

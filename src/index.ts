@@ -8,12 +8,16 @@ async function main(): Promise<void> {
   const authUrl = app.auth ? `Better Auth: ${app.url}/api/auth` : `tokens: ${config.auth.mode}`;
   app.logger.info(`GraphQL API: ${app.url}/graphql  |  ${authUrl}  |  health: ${app.url}/healthz`);
 
-  let signals = 0;
+  let firstSignalAt = 0;
   const shutdown = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
+    // A terminal's Ctrl-C reaches the server twice under `npm start`: from the terminal and
+    // forwarded by npm. A repeat within a second is the same request to stop, not an insistence.
+    if (firstSignalAt && Date.now() - firstSignalAt < 1000) return;
+    if (firstSignalAt) {
       app.logger.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     app.logger.info({ signal }, 'shutting down: draining requests');
     app.stop().then(
       () => process.exit(0),
