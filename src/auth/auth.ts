@@ -101,12 +101,22 @@ export async function prepareAuth(auth: Auth): Promise<void> {
 /** Sign-up and sign-in bodies are small; Better Auth's own Node adapter would buffer any size. */
 export const AUTH_MAX_BODY_BYTES = 64 * 1024;
 
+/** Seconds clients are asked to wait when the database is down (`Retry-After`). */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/** Bound on the probe that tells a database outage from a real 401/500 (answers stay within 10 s). */
+const PROBE_TIMEOUT_MS = 2_000;
+
 /**
  * Node handler for everything under `/api/auth`: the body is read here with a size limit (413
  * beyond it, declared or chunked), then handed to Better Auth as a web Request; the socket address
  * goes along for the rate limiter.
+ *
+ * Better Auth turns a database failure into a 500, or into a 401 where it reads the session (a
+ * client would sign its user out). So when it answers 401 or 5xx, or throws, a quick probe on a
+ * connection of its own (`databaseUp`) decides: database down -> 503 with Retry-After and code
+ * SERVICE_UNAVAILABLE; database up -> Better Auth's answer as it is.
  */
-export function authHandler(auth: Auth, config: Config) {
+export function authHandler(auth: Auth, config: Config, databaseUp: (timeoutMs: number) => Promise<boolean>) {
   const fromSocket = config.auth.trustedProxies.length === 0;
   return async (req: IncomingMessage, res: ServerResponse) => {
     delete req.headers[SOCKET_IP_HEADER];
@@ -127,6 +137,22 @@ export function authHandler(auth: Auth, config: Config) {
       headers: fromNodeHeaders(req.headers),
       ...(body && body.length > 0 ? { body } : {}),
     });
-    await setResponse(res, await auth.handler(request));
+    let response: Response;
+    try {
+      response = await auth.handler(request);
+    } catch (err) {
+      if (await databaseUp(PROBE_TIMEOUT_MS)) throw err;
+      return unavailable(res);
+    }
+    if ((response.status === 401 || response.status >= 500) && !(await databaseUp(PROBE_TIMEOUT_MS))) {
+      await response.body?.cancel();
+      return unavailable(res);
+    }
+    await setResponse(res, response);
   };
+}
+
+function unavailable(res: ServerResponse): void {
+  res.setHeader('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  sendJson(res, 503, { message: 'The database is unavailable right now; try again shortly.', code: 'SERVICE_UNAVAILABLE' });
 }
