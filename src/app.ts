@@ -63,7 +63,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await migrate(orm, auth ? () => prepareAuth(auth) : undefined);
 
     const databaseUp = (timeoutMs: number) => probeDatabase(database.url, timeoutMs);
-    const handleAuth = auth ? authHandler(auth, config, databaseUp) : undefined;
+    const handleAuth = auth ? authHandler(auth, config, logger, databaseUp) : undefined;
     const ready = async () => {
       // A connection of its own, bounded: a pool busy with slow queries cannot make /readyz lie or hang.
       const up = await databaseUp(READY_TIMEOUT_MS);

@@ -15,7 +15,11 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 const create = async (title: string, user = alice) => (await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title } }, user.token)).createTask;
-const read = async (id: string) => (await expectData(server.graphqlUrl, TaskDocument, { id }, alice.token)).task;
+const read = async (id: string) => {
+  const { task } = await expectData(server.graphqlUrl, TaskDocument, { id }, alice.token);
+  if (!task) throw new Error(`task ${id} not found`);
+  return task;
+};
 const update = (id: string, input: Record<string, unknown>, user = alice) => execute(server.graphqlUrl, UpdateTaskDocument, { id, input }, user.token);
 
 describe('Task.version', () => {

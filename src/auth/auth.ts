@@ -6,6 +6,7 @@ import { setResponse } from 'better-call/node';
 import { jwt } from 'better-auth/plugins';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { BodyTooLarge, readBody } from '../http/body.ts';
 import { sendJson } from '../http/respond.ts';
 import type { Logger } from '../logger.ts';
@@ -49,6 +50,9 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
       },
     },
     telemetry: { enabled: false },
+    // Errors that are not Better Auth's own refusals (a database failure, a bug) are thrown out of
+    // auth.handler rather than printed with console.error and answered 500: authHandler answers them.
+    onAPIError: { throw: true },
     logger: {
       // 'info' (not warn/error) also keeps Better Auth from printing refused requests with
       // console.error; its info lines are chatty, so they go to pino's debug level.
@@ -111,12 +115,13 @@ const PROBE_TIMEOUT_MS = 2_000;
  * beyond it, declared or chunked), then handed to Better Auth as a web Request; the socket address
  * goes along for the rate limiter.
  *
- * Better Auth turns a database failure into a 500, or into a 401 where it reads the session (a
- * client would sign its user out). So when it answers 401 or 5xx, or throws, a quick probe on a
- * connection of its own (`databaseUp`) decides: database down -> 503 with Retry-After and code
- * SERVICE_UNAVAILABLE; database up -> Better Auth's answer as it is.
+ * A database failure would otherwise reach clients as a 500, or as a 401 where Better Auth reads
+ * the session (a client would sign its user out). So when Better Auth throws, or answers 401 or
+ * 5xx, the classifier or a quick probe on a connection of its own (`databaseUp`) decides: database
+ * down -> 503 with Retry-After and code SERVICE_UNAVAILABLE; database up -> Better Auth's answer
+ * (an error thrown goes on to the HTTP layer: logged, 500).
  */
-export function authHandler(auth: Auth, config: Config, databaseUp: (timeoutMs: number) => Promise<boolean>) {
+export function authHandler(auth: Auth, config: Config, logger: Logger, databaseUp: (timeoutMs: number) => Promise<boolean>) {
   const fromSocket = config.auth.trustedProxies.length === 0;
   return async (req: IncomingMessage, res: ServerResponse) => {
     delete req.headers[SOCKET_IP_HEADER];
@@ -141,7 +146,8 @@ export function authHandler(auth: Auth, config: Config, databaseUp: (timeoutMs: 
     try {
       response = await auth.handler(request);
     } catch (err) {
-      if (await databaseUp(PROBE_TIMEOUT_MS)) throw err;
+      if (!isDatabaseUnavailable(err) && (await databaseUp(PROBE_TIMEOUT_MS))) throw err;
+      logger.warn({ err }, 'auth request failed: database unavailable');
       return unavailable(res);
     }
     if ((response.status === 401 || response.status >= 500) && !(await databaseUp(PROBE_TIMEOUT_MS))) {

@@ -36,9 +36,9 @@ class BoundedClient extends pg.Client {
       if (name) args = [{ name, text, values }];
     }
     const result = (super.query as (...a: unknown[]) => unknown)(...args);
-    if (result instanceof Promise) {
-      result.catch((err: unknown) => {
-        if (err instanceof Error && err.message.startsWith('Query read timeout')) {
+    if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
+      (result as Promise<unknown>).catch((err: unknown) => {
+        if (String((err as { message?: unknown } | undefined)?.message).startsWith('Query read timeout')) {
           (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
         }
       });

@@ -51,7 +51,7 @@ const MIGRATION_LOCK = 7_160_412_026;
  * that instances starting together migrate one after the other.
  */
 export async function migrate(orm: MikroORM, before?: () => Promise<void>): Promise<void> {
-  const pool = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
+  const pool = await orm.em.getConnection().getNativeClient();
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);

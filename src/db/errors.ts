@@ -18,23 +18,28 @@ const UNAVAILABLE_MESSAGES = [
   /^Connection timed out/,
 ];
 
-function code(err: object): string | undefined {
-  const value = (err as { code?: unknown }).code;
-  return typeof value === 'string' ? value : undefined;
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+  /** graphql-js wraps a thrown value that is not an Error (of its realm) in NonErrorThrown. */
+  thrownValue?: unknown;
 }
 
 /**
  * Whether `err` (or an error it wraps) says that the database is unreachable, too slow, or
- * refusing work for now: a retryable condition, not a bug.
+ * refusing work for now: a retryable condition, not a bug. Duck-typed rather than `instanceof
+ * Error`: socket errors come from Node's own realm, which is not the caller's under a VM (Jest).
  */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const c = code(e);
-    if (c && (UNAVAILABLE_STATES.has(c) || c.startsWith('08') || NETWORK_CODES.has(c))) return true;
-    if (UNAVAILABLE_MESSAGES.some((m) => m.test(e.message))) return true;
-    if (e instanceof AggregateError && e.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
-  }
-  return false;
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 5) return false;
+  const { code, message, cause, errors, thrownValue } = err as ErrorLike;
+  if (typeof code === 'string' && (UNAVAILABLE_STATES.has(code) || code.startsWith('08') || NETWORK_CODES.has(code))) return true;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => m.test(message))) return true;
+  // AggregateError: e.g. a connection to "localhost" that failed on both ::1 and 127.0.0.1.
+  if (Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
+  return isDatabaseUnavailable(cause, depth + 1) || isDatabaseUnavailable(thrownValue, depth + 1);
 }
 
 /** `err` as the domain error clients should see: ServiceUnavailable for database outages, else as is. */

@@ -43,7 +43,9 @@ export function betterAuthUsers(db: Kysely<UserTables>, ttlMs = 30_000): UserDir
             cache.set(viewer.id, { user });
             return user ?? undefined;
           })
-          .catch((err: unknown) => Promise.reject(databaseError(err)))
+          .catch((err: unknown) => {
+            throw databaseError(err);
+          })
           .finally(() => loading.delete(viewer.id));
         loading.set(viewer.id, pending);
       }
