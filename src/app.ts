@@ -6,7 +6,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { AUTH_BASE_PATH, authHandler, prepareAuth, type Auth } from './auth/auth.ts';
 import { createIdentity } from './auth/identity.ts';
 import { publicHostname, type Config } from './config.ts';
-import { probeDatabase } from './db/connection.ts';
+import { databaseProbe, poolProbe } from './db/connection.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
@@ -32,8 +32,6 @@ export interface App {
 
 /** Connections of Better Auth's pool: sign-up, sign-in and token requests, CPU-bound on password hashing. */
 const AUTH_POOL_SIZE = 4;
-/** /readyz answers within this (load balancers commonly wait 5 s). */
-const READY_TIMEOUT_MS = 4_000;
 
 export interface AppOptions {
   logger?: Logger;
@@ -60,13 +58,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const authPool = createPool(database.url, AUTH_POOL_SIZE, config.db, logger);
     cleanups.push(() => authPool.end());
     const { auth, verifier, users } = await createIdentity(config, authPool, db, logger);
-    await migrate(orm, auth ? () => prepareAuth(auth) : undefined);
+    await migrate(database.url, orm, auth ? () => prepareAuth(auth) : undefined);
 
-    const databaseUp = (timeoutMs: number) => probeDatabase(database.url, timeoutMs);
-    const handleAuth = auth ? authHandler(auth, config, logger, databaseUp) : undefined;
+    const handleAuth = auth ? authHandler(auth, config, logger, poolProbe(authPool)) : undefined;
+    // A connection of its own, bounded: a pool busy with slow queries cannot make /readyz lie or hang.
+    const databaseUp = databaseProbe(database.url);
     const ready = async () => {
-      // A connection of its own, bounded: a pool busy with slow queries cannot make /readyz lie or hang.
-      const up = await databaseUp(READY_TIMEOUT_MS);
+      const up = await databaseUp();
       if (!up) logger.warn('readiness check failed: database unreachable');
       return up;
     };

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const orm = await createOrm(database.url, [TaskSchema], 2, config.db);
   try {
     const { auth } = await createIdentity(config, pool, orm.em.fork().getKysely(), logger);
-    await migrate(orm, auth ? () => prepareAuth(auth) : undefined);
+    await migrate(database.url, orm, auth ? () => prepareAuth(auth) : undefined);
     if (process.argv[2] === '--create') {
       const result = await orm.migrator.create(undefined, true, false, process.argv[3]);
       console.log(`created src/db/migrations/${result.fileName}: write its SQL, then add it to src/db/migrations/index.ts`);

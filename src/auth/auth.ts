@@ -107,8 +107,6 @@ export const AUTH_MAX_BODY_BYTES = 64 * 1024;
 
 /** Seconds clients are asked to wait when the database is down (`Retry-After`). */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
-/** Bound on the probe that tells a database outage from a real 401/500 (answers stay within 10 s). */
-const PROBE_TIMEOUT_MS = 2_000;
 
 /**
  * Node handler for everything under `/api/auth`: the body is read here with a size limit (413
@@ -117,11 +115,11 @@ const PROBE_TIMEOUT_MS = 2_000;
  *
  * A database failure would otherwise reach clients as a 500, or as a 401 where Better Auth reads
  * the session (a client would sign its user out). So when Better Auth throws, or answers 401 or
- * 5xx, the classifier or a quick probe on a connection of its own (`databaseUp`) decides: database
+ * 5xx, the classifier or a quick, bounded probe (`databaseUp`, on Better Auth's pool) decides: database
  * down -> 503 with Retry-After and code SERVICE_UNAVAILABLE; database up -> Better Auth's answer
  * (an error thrown goes on to the HTTP layer: logged, 500).
  */
-export function authHandler(auth: Auth, config: Config, logger: Logger, databaseUp: (timeoutMs: number) => Promise<boolean>) {
+export function authHandler(auth: Auth, config: Config, logger: Logger, databaseUp: () => Promise<boolean>) {
   const fromSocket = config.auth.trustedProxies.length === 0;
   return async (req: IncomingMessage, res: ServerResponse) => {
     delete req.headers[SOCKET_IP_HEADER];
@@ -146,11 +144,11 @@ export function authHandler(auth: Auth, config: Config, logger: Logger, database
     try {
       response = await auth.handler(request);
     } catch (err) {
-      if (!isDatabaseUnavailable(err) && (await databaseUp(PROBE_TIMEOUT_MS))) throw err;
+      if (!isDatabaseUnavailable(err) && (await databaseUp())) throw err;
       logger.warn({ err }, 'auth request failed: database unavailable');
       return unavailable(res);
     }
-    if ((response.status === 401 || response.status >= 500) && !(await databaseUp(PROBE_TIMEOUT_MS))) {
+    if ((response.status === 401 || response.status >= 500) && !(await databaseUp())) {
       await response.body?.cancel();
       return unavailable(res);
     }

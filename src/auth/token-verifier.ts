@@ -92,7 +92,10 @@ export function cachedKeySet(
   const key: JWTVerifyGetKey = async (header, token) => {
     // Before the first successful load too, at most one attempt per cooldown: tokens must not be
     // able to hammer an unreachable key source.
-    if (!local && Date.now() - lastAttempt >= cooldownMs) await reload();
+    // Callers that arrive while the first load runs join it (the cooldown is stamped when a load
+    // starts, so without this they were refused with 401 during it).
+    if (!local && loading) await loading;
+    else if (!local && Date.now() - lastAttempt >= cooldownMs) await reload();
     else if (maxAgeMs !== undefined && Date.now() - loadedAt > maxAgeMs && Date.now() - lastAttempt > cooldownMs) void reload();
     if (!local) throw new TokenRejected('no signing keys available');
     try {

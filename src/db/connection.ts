@@ -73,7 +73,7 @@ export function poolOptions(url: string, max: number, bounds: DatabaseBounds): p
  * Whether the database answers `select 1` within `timeoutMs`, on a connection of its own (not
  * from a pool: a pool busy with slow queries must not make the answer wrong).
  */
-export async function probeDatabase(url: string, timeoutMs: number): Promise<boolean> {
+async function probeDatabase(url: string, timeoutMs: number): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, statement_timeout: timeoutMs });
   // A connection reset while connecting or querying is reported here too; the promise says it.
   client.on('error', () => {});
@@ -94,4 +94,45 @@ export async function probeDatabase(url: string, timeoutMs: number): Promise<boo
     (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     void client.end().catch(() => {});
   }
+}
+
+/** Bound on one probe: /readyz must answer within 5 s, auth failures within 10 s. */
+export const PROBE_TIMEOUT_MS = 2_000;
+/** A "down" answer is reused this long. */
+const DOWN_CACHE_MS = 1_000;
+
+/**
+ * `probeDatabase` for /readyz, which anyone can call: concurrent callers join the probe in flight,
+ * and a "down" answer is reused for a second, so that a flood of checks during an outage does not
+ * pile up connection attempts. An "up" answer is not reused: readiness must see an outage at once.
+ */
+export function databaseProbe(url: string): () => Promise<boolean> {
+  let inFlight: Promise<boolean> | undefined;
+  let downAt = 0;
+  return () => {
+    if (Date.now() - downAt < DOWN_CACHE_MS) return Promise.resolve(false);
+    return (inFlight ??= probeDatabase(url, PROBE_TIMEOUT_MS).then((up) => {
+      inFlight = undefined;
+      if (!up) downAt = Date.now();
+      return up;
+    }));
+  };
+}
+
+/**
+ * Whether `pool` answers `select 1` within PROBE_TIMEOUT_MS: a cheap check (a pooled connection,
+ * no new backend) for paths that run often, such as every refused sign-in.
+ */
+export function poolProbe(pool: pg.Pool): () => Promise<boolean> {
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([pool.query('select 1').then(() => true, () => false), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }

@@ -47,18 +47,21 @@ const MIGRATION_LOCK = 7_160_412_026;
 
 /**
  * `before` first (Better Auth's tables, when it runs here: the task table then references "user"),
- * then MikroORM's migrations; under an advisory lock (held on a connection of the ORM's pool) so
- * that instances starting together migrate one after the other.
+ * then MikroORM's migrations; under an advisory lock so that instances starting together migrate
+ * one after the other. The lock is held on a connection of its own, without the pool's statement
+ * timeout: waiting for another instance's migrations may take longer, and a pool of one
+ * connection would otherwise deadlock (the lock holding the only connection the migrator needs).
+ * The migrations themselves run on the ORM's pool, under DB_STATEMENT_TIMEOUT_MS and lock_timeout.
  */
-export async function migrate(orm: MikroORM, before?: () => Promise<void>): Promise<void> {
-  const pool = await orm.em.getConnection().getNativeClient();
-  const client = await pool.connect();
+export async function migrate(url: string, orm: MikroORM, before?: () => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {}); // a drop shows as the failure of the query in flight
+  await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     if (before) await before();
     await orm.migrator.up();
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-    client.release();
+    await client.end().catch(() => {});
   }
 }
