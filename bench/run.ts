@@ -10,6 +10,7 @@
  *    is a failure.
  * Prints a table and writes it as JSON to bench/results/.
  *
+ * Floors: one SELECT of 20 rows, one INSERT ... RETURNING, one UPDATE ... RETURNING (bench/floor-server.ts).
  * Env: BENCH_DURATION (seconds per run, default 8), BENCH_ROUNDS (default 2), DATABASE_URL;
  * for profiling: BENCH_ONLY (a regular expression of operation names to run besides the floor),
  * BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile").
@@ -122,6 +123,11 @@ async function seed(db: pg.Pool): Promise<Seeded> {
 interface Operation {
   name: string;
   target: 'floor' | 'server';
+  /** Floor operations: the path and method of the floor server (default GET /). */
+  path?: string;
+  method?: 'GET' | 'POST';
+  /** Server operations: the floor operation they are compared with (default the 20-task read). */
+  floor?: string;
   /** Request body for the `i`-th request of the run, using user `u`. */
   request(u: number, i: number): { body?: string; token: string };
   /** Whether the response is the right answer for user `u`. */
@@ -152,7 +158,7 @@ async function load(url: string, op: Operation, pid: number, userCount: number, 
     url,
     connections: CONNECTIONS,
     duration: seconds,
-    method: op.target === 'server' ? 'POST' : 'GET',
+    method: op.method ?? (op.target === 'server' ? 'POST' : 'GET'),
     requests: [
       {
         setupRequest: (req, context) => {
@@ -230,6 +236,9 @@ async function main(): Promise<void> {
     BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
     BETTER_AUTH_URL: serverUrl,
     LOG_LEVEL: 'info',
+    // The rate limiter stays on, as deployed, with a budget far above this load (up to ~10,000
+    // requests a second, all from one user in the 10k-list runs): it costs what it costs, never refuses.
+    RATE_LIMIT_PER_MINUTE: '100000000',
   };
   log('starting the server');
   const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -314,8 +323,17 @@ async function main(): Promise<void> {
         status === 200 && (JSON.parse(body) as { data?: { task?: { owner: { id: string } } } }).data?.task?.owner.id === seeded.users[u]!.id,
     },
     {
+      name: 'floor: INSERT ... RETURNING',
+      target: 'floor',
+      path: '/create',
+      method: 'POST',
+      request: (u, i) => ({ token: tokens[u]!, body: JSON.stringify({ title: `floor ${i}`, priority: 'HIGH' }) }),
+      check: (status, body, u) => status === 200 && (JSON.parse(body) as { task?: { owner_id: string } }).task?.owner_id === seeded.users[u]!.id,
+    },
+    {
       name: 'createTask',
       target: 'server',
+      floor: 'floor: INSERT ... RETURNING',
       request: (u, i) => ({
         token: tokens[u]!,
         body: JSON.stringify({
@@ -327,8 +345,17 @@ async function main(): Promise<void> {
         status === 200 && (JSON.parse(body) as { data?: { createTask?: { owner: { id: string } } } }).data?.createTask?.owner.id === seeded.users[u]!.id,
     },
     {
+      name: 'floor: UPDATE ... RETURNING',
+      target: 'floor',
+      path: '/update',
+      method: 'POST',
+      request: (u, i) => ({ token: tokens[u]!, body: JSON.stringify({ id: pick(u, i), completed: i % 2 === 0 }) }),
+      check: (status, body, u) => status === 200 && (JSON.parse(body) as { task?: { owner_id: string } }).task?.owner_id === seeded.users[u]!.id,
+    },
+    {
       name: 'updateTask',
       target: 'server',
+      floor: 'floor: UPDATE ... RETURNING',
       request: (u, i) => ({
         token: tokens[u]!,
         body: JSON.stringify({
@@ -354,11 +381,17 @@ async function main(): Promise<void> {
 
   // 6. Interleaved runs: every round runs the floor, then each operation.
   const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
-  const selected = ops.filter((op) => op.target === 'floor' || !only || only.test(op.name));
+  const servers = ops.filter((op) => op.target === 'server' && (!only || only.test(op.name)));
+  const floorOf = (op: Operation) => op.floor ?? 'floor: 20 tasks';
+  // Each floor runs when an operation compared with it does (the read floor always: RSS compares to it).
+  const selected = ops.filter((op) =>
+    op.target === 'server' ? servers.includes(op) : op.name === 'floor: 20 tasks' || servers.some((s) => floorOf(s) === op.name),
+  );
   const results: RunResult[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const op of selected) {
-      const target = op.target === 'floor' ? { url: `http://127.0.0.1:${floorPort}/`, pid: floor.pid! } : { url: `${serverUrl}/graphql`, pid: server.pid! };
+      const target =
+        op.target === 'floor' ? { url: `http://127.0.0.1:${floorPort}${op.path ?? '/'}`, pid: floor.pid! } : { url: `${serverUrl}/graphql`, pid: server.pid! };
       const users = op.name.startsWith('10k') ? 1 : tokens.length;
       await load(target.url, op, target.pid, users, WARMUP);
       const r = await load(target.url, op, target.pid, users, DURATION);
@@ -382,23 +415,32 @@ async function main(): Promise<void> {
       requests: runs.reduce((a, r) => a + r.requests, 0),
     };
   });
-  const floorRow = byOp[0]!;
   const first = byOp.find((r) => r.operation === '10k list: first page');
-  const table = byOp.map((r) => ({
-    ...r,
-    ratioToFloor: r.rps / floorRow.rps,
-    p99RatioToFloor: r.p99 / floorRow.p99,
-    ...(first && r.operation.includes('deep') ? { ratioToFirstPage: r.rps / first.rps } : {}),
-  }));
+  const floorPeakRss = Math.max(...byOp.filter((r) => r.operation.startsWith('floor')).map((r) => r.peakRssMiB));
+  const table = byOp.map((r) => {
+    const op = selected.find((o) => o.name === r.operation)!;
+    const floorRow = byOp.find((f) => f.operation === (op.target === 'floor' ? op.name : floorOf(op)))!;
+    return {
+      ...r,
+      floor: floorRow.operation,
+      ratioToFloor: r.rps / floorRow.rps,
+      p99RatioToFloor: r.p99 / floorRow.p99,
+      rssRatioToFloor: r.peakRssMiB / floorPeakRss,
+      ...(first && r.operation.includes('deep') ? { ratioToFirstPage: r.rps / first.rps } : {}),
+    };
+  });
 
   const fmt = (n: number, d = 0) => n.toFixed(d);
   const lines = [
-    '| operation | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MiB | x floor req/s | x floor p99 | failures |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| operation | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MiB | x floor req/s | x floor p99 | x floor RSS | failures |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...table.map(
       (r) =>
-        `| ${r.operation} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.cpuMsPerRequest, 3)} | ${r.peakRssMiB} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.p99RatioToFloor, 2)} | ${r.failures} |`,
+        `| ${r.operation} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.cpuMsPerRequest, 3)} | ${r.peakRssMiB} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.p99RatioToFloor, 2)} | ${fmt(r.rssRatioToFloor, 2)} | ${r.failures} |`,
     ),
+    '',
+    'Each server operation is compared with its floor: reads with "floor: 20 tasks", createTask with the',
+    'INSERT floor, updateTask with the UPDATE floor; RSS with the floor process\'s peak.',
   ];
   const deepRow = table.find((r) => r.operation.includes('deep'));
   console.log(lines.join('\n'));

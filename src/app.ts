@@ -6,18 +6,20 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { AUTH_BASE_PATH, authHandler, prepareAuth, type Auth } from './auth/auth.ts';
 import { createIdentity } from './auth/identity.ts';
 import { publicHostname, type Config } from './config.ts';
+import { databaseProbe, poolProbe } from './db/connection.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
 import { formatError, withoutSuggestions } from './graphql/errors.ts';
 import { operationRules } from './graphql/limits.ts';
-import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
+import { logUnexpectedErrors, serviceUnavailableStatus, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createHttpServer, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { TaskSchema } from './tasks/task.entity.ts';
+import { TaskSchema, type TaskTables } from './tasks/task.entity.ts';
+import type { UserTables } from './users/user.directory.ts';
 
 export interface App {
   /** Base URL the server listens on, e.g. http://127.0.0.1:4000 */
@@ -28,6 +30,9 @@ export interface App {
   /** Drains in-flight requests, then closes pools and stops an embedded PostgreSQL. */
   stop(): Promise<void>;
 }
+
+/** Connections of Better Auth's pool: sign-up, sign-in and token requests, CPU-bound on password hashing. */
+const AUTH_POOL_SIZE = 4;
 
 export interface AppOptions {
   logger?: Logger;
@@ -46,24 +51,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   try {
     const database = await openDatabase(config, logger);
     cleanups.push(() => database.stop());
-    const pool = createPool(database.url, 10, logger);
-    cleanups.push(() => pool.end());
-    const { auth, verifier, users } = await createIdentity(config, pool, logger);
-    const orm = await createOrm(database.url, [TaskSchema]);
+    // The one pool of the application's data: MikroORM's, reached through its typed Kysely.
+    const orm = await createOrm(database.url, [TaskSchema], config.db.poolSize, config.db);
     cleanups.push(() => orm.close());
-    await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
+    const db = orm.em.fork().getKysely<TaskTables & UserTables>();
+    // Better Auth's own small pool (see createPool); it connects lazily, so costs nothing unless embedded.
+    const authPool = createPool(database.url, AUTH_POOL_SIZE, config.db, logger);
+    cleanups.push(() => authPool.end());
+    const { auth, verifier, users } = await createIdentity(config, authPool, db, logger);
+    await migrate(database.url, orm, auth ? () => prepareAuth(auth) : undefined);
     // Keys in hand before the first request: a cold cache is what refused valid tokens at start.
     await verifier.warmUp();
 
-    const handleAuth = auth ? authHandler(auth, config) : undefined;
+    const handleAuth = auth ? authHandler(auth, config, logger, poolProbe(authPool)) : undefined;
+    // A connection of its own, bounded: a pool busy with slow queries cannot make /readyz lie or hang.
+    const databaseUp = databaseProbe(database.url);
     const ready = async () => {
-      try {
-        await pool.query('select 1');
-        return true;
-      } catch (err) {
-        logger.warn({ err }, 'readiness check failed: database unreachable');
-        return false;
-      }
+      const up = await databaseUp();
+      if (!up) logger.warn('readiness check failed: database unreachable');
+      return up;
     };
     // Filled in once Apollo has started; the server does not listen before that.
     let handleGraphQL: Routes['graphql'] = () => Promise.reject(new Error('GraphQL is not started'));
@@ -98,6 +104,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         ApolloServerPluginCacheControlDisabled(),
         logUnexpectedErrors,
         unauthenticatedStatus,
+        serviceUnavailableStatus,
         config.graphql.introspection
           ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
           : ApolloServerPluginLandingPageDisabled(),
@@ -108,7 +115,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await apollo.start();
     cleanups.push(() => apollo.stop());
     handleGraphQL = apolloHandler(apollo, {
-      context: createContextFactory({ orm, db: pool, verifier, users, logger, rateLimit: rateLimiter.consume }),
+      context: createContextFactory({ db, verifier, users, logger, rateLimit: rateLimiter.consume }),
       maxBodyBytes: 1024 * 1024,
     });
 

@@ -19,11 +19,11 @@ async function main(): Promise<void> {
   const config = loadConfig((message) => console.warn(`warning: ${message}`));
   const logger = createLogger({ ...config, nodeEnv: 'production' });
   const database = await openDatabase(config, logger);
-  const pool = createPool(database.url, 2, logger);
-  const orm = await createOrm(database.url, [TaskSchema]);
+  const pool = createPool(database.url, 2, config.db, logger);
+  const orm = await createOrm(database.url, [TaskSchema], 2, config.db);
   try {
-    const { auth } = await createIdentity(config, pool, logger);
-    await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
+    const { auth } = await createIdentity(config, pool, orm.em.fork().getKysely(), logger);
+    await migrate(database.url, orm, auth ? () => prepareAuth(auth) : undefined);
     if (process.argv[2] === '--create') {
       const result = await orm.migrator.create(undefined, true, false, process.argv[3]);
       console.log(`created src/db/migrations/${result.fileName}: write its SQL, then add it to src/db/migrations/index.ts`);

@@ -7,6 +7,7 @@ import { setResponse } from 'better-call/node';
 import { jwt } from 'better-auth/plugins';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { BodyTimeout, BodyTooLarge, readBody } from '../http/body.ts';
 import { sendJson, sendRequestTimeout } from '../http/respond.ts';
 import type { Logger } from '../logger.ts';
@@ -69,6 +70,9 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
       },
     },
     telemetry: { enabled: false },
+    // Errors that are not Better Auth's own refusals (a database failure, a bug) are thrown out of
+    // auth.handler rather than printed with console.error and answered 500: authHandler answers them.
+    onAPIError: { throw: true },
     logger: {
       // 'info' (not warn/error) also keeps Better Auth from printing refused requests with
       // console.error; its info lines are chatty, so they go to pino's debug level.
@@ -133,12 +137,21 @@ function withStandardHeaders(response: Response, url: string): Response {
 /** Sign-up and sign-in bodies are small; Better Auth's own Node adapter would buffer any size. */
 export const AUTH_MAX_BODY_BYTES = 64 * 1024;
 
+/** Seconds clients are asked to wait when the database is down (`Retry-After`). */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 /**
  * Node handler for everything under `/api/auth`: the body is read here with a size limit (413
  * beyond it, declared or chunked), then handed to Better Auth as a web Request; the socket address
  * goes along for the rate limiter.
+ *
+ * A database failure would otherwise reach clients as a 500, or as a 401 where Better Auth reads
+ * the session (a client would sign its user out). So when Better Auth throws, or answers 401 or
+ * 5xx, the classifier or a quick, bounded probe (`databaseUp`, on Better Auth's pool) decides: database
+ * down -> 503 with Retry-After and code SERVICE_UNAVAILABLE; database up -> Better Auth's answer
+ * (an error thrown goes on to the HTTP layer: logged, 500).
  */
-export function authHandler(auth: Auth, config: Config) {
+export function authHandler(auth: Auth, config: Config, logger: Logger, databaseUp: () => Promise<boolean>) {
   const behindProxies = config.auth.trustedProxies.length > 0;
   return async (req: IncomingMessage, res: ServerResponse) => {
     const peer = req.socket.remoteAddress;
@@ -150,7 +163,7 @@ export function authHandler(auth: Auth, config: Config) {
       try {
         body = await readBody(req, AUTH_MAX_BODY_BYTES);
       } catch (err) {
-        if (err instanceof BodyTimeout) return sendRequestTimeout(res);
+        if (err instanceof BodyTimeout) { sendRequestTimeout(res); return; }
         if (!(err instanceof BodyTooLarge)) throw err;
         sendJson(res, 413, { message: `The request body is larger than ${AUTH_MAX_BODY_BYTES} bytes.`, code: 'PAYLOAD_TOO_LARGE' });
         return;
@@ -162,6 +175,23 @@ export function authHandler(auth: Auth, config: Config) {
       headers: fromNodeHeaders(req.headers),
       ...(body && body.length > 0 ? { body } : {}),
     });
-    await setResponse(res, withStandardHeaders(await auth.handler(request), req.url ?? ''));
+    let response: Response;
+    try {
+      response = await auth.handler(request);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) && (await databaseUp())) throw err;
+      logger.warn({ err }, 'auth request failed: database unavailable');
+      unavailable(res); return;
+    }
+    if ((response.status === 401 || response.status >= 500) && !(await databaseUp())) {
+      await response.body?.cancel();
+      unavailable(res); return;
+    }
+    await setResponse(res, withStandardHeaders(response, req.url ?? ''));
   };
+}
+
+function unavailable(res: ServerResponse): void {
+  res.setHeader('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  sendJson(res, 503, { message: 'The database is unavailable right now; try again shortly.', code: 'SERVICE_UNAVAILABLE' });
 }

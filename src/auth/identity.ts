@@ -1,7 +1,8 @@
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { betterAuthUsers, tokenClaimsUsers, type UserDirectory } from '../users/user.directory.ts';
+import { betterAuthUsers, tokenClaimsUsers, type UserDirectory, type UserTables } from '../users/user.directory.ts';
 import { createAuth, type Auth } from './auth.ts';
 import { fetchJwks } from './remote-jwks.ts';
 import {
@@ -25,19 +26,22 @@ export interface Identity {
 /** A remote key set is re-read at least this often, in the background, if its server answers. */
 const REMOTE_JWKS_MAX_AGE_MS = 10 * 60_000;
 
-/** The three deployment shapes of the README, one verifier each, chosen by AUTH_MODE. */
-export async function createIdentity(config: Config, db: pg.Pool, logger: Logger): Promise<Identity> {
+/**
+ * The three deployment shapes of the README, one verifier each, chosen by AUTH_MODE. `authPool` is
+ * Better Auth's own; `users` (the ORM's Kysely) is where the current user records are read.
+ */
+export async function createIdentity(config: Config, authPool: pg.Pool, users: Kysely<UserTables>, logger: Logger): Promise<Identity> {
   const { auth: settings } = config;
   const cooldownMs = settings.jwksCooldownSeconds * 1000;
   let auth: Auth | undefined;
-  let users: UserDirectory = tokenClaimsUsers;
+  let directory: UserDirectory = tokenClaimsUsers;
   let keys: KeySource;
 
   switch (settings.mode) {
     case 'embedded': {
-      const directory = betterAuthUsers(db);
-      users = directory;
-      const betterAuth = createAuth(config, db, logger, { onUserChanged: (id) => directory.forget(id) });
+      const embeddedUsers = betterAuthUsers(users);
+      directory = embeddedUsers;
+      const betterAuth = createAuth(config, authPool, logger, { onUserChanged: (id) => embeddedUsers.forget(id) });
       auth = betterAuth;
       // In process: Better Auth reads its own keys from the database, no HTTP involved.
       // A token naming a key newer than the set waits for the next load (at most the 1 s cooldown):
@@ -59,5 +63,5 @@ export async function createIdentity(config: Config, db: pg.Pool, logger: Logger
     clockSkewSeconds: settings.clockSkewSeconds,
     maxTokenAgeSeconds: settings.maxTokenAgeSeconds,
   });
-  return { auth, verifier, users };
+  return { auth, verifier, users: directory };
 }

@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { poolOptions, type DatabaseBounds } from './connection.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 
 export interface Database {
@@ -24,11 +25,20 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   return { url: db.url, embedded: true, stop: () => db.stop() };
 }
 
-export function createPool(url: string, max: number, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+/**
+ * A small pool of its own for Better Auth (embedded mode), bounded like the ORM's. Better Auth
+ * cannot share the ORM's pg Pool: MikroORM installs type parsers on it that keep timestamps as
+ * strings, where Better Auth expects Dates. Separate pools also keep a burst of slow task queries
+ * from starving sign-in.
+ */
+export function createPool(url: string, max: number, bounds: DatabaseBounds, logger: Logger): pg.Pool {
+  const pool = new pg.Pool(poolOptions(url, max, bounds));
   // An idle client whose server connection drops emits 'error' on the pool; unhandled, it would
   // crash the process. The pool has already discarded the client: log and carry on.
   pool.on('error', (err) => logger.warn({ err }, 'PostgreSQL connection lost'));
+  // A checked-out client's own 'error' (connection reset mid-query) has no listener in pg-pool:
+  // the query in flight rejects anyway, so only keep the event from crashing the process.
+  pool.on('connect', (client) => client.on('error', (err) => logger.warn({ err }, 'PostgreSQL connection lost')));
   return pool;
 }
 
@@ -38,16 +48,20 @@ const MIGRATION_LOCK = 7_160_412_026;
 /**
  * `before` first (Better Auth's tables, when it runs here: the task table then references "user"),
  * then MikroORM's migrations; under an advisory lock so that instances starting together migrate
- * one after the other.
+ * one after the other. The lock is held on a connection of its own, without the pool's statement
+ * timeout: waiting for another instance's migrations may take longer, and a pool of one
+ * connection would otherwise deadlock (the lock holding the only connection the migrator needs).
+ * The migrations themselves run on the ORM's pool, under DB_STATEMENT_TIMEOUT_MS and lock_timeout.
  */
-export async function migrate(pool: pg.Pool, orm: MikroORM, before?: () => Promise<void>): Promise<void> {
-  const client = await pool.connect();
+export async function migrate(url: string, orm: MikroORM, before?: () => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {}); // a drop shows as the failure of the query in flight
+  await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     if (before) await before();
     await orm.migrator.up();
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-    client.release();
+    await client.end().catch(() => {});
   }
 }

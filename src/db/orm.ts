@@ -1,20 +1,25 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import { poolOptions, type DatabaseBounds } from './connection.ts';
 import { migrations } from './migrations/index.ts';
 
 /** Tables Better Auth creates and owns; MikroORM's schema tools must leave them alone. */
 export const betterAuthTables = ['user', 'session', 'account', 'verification', 'jwks'];
 
-/** The ORM over `databaseUrl`; the entities come from the domains (app.ts hands them in). */
-export function ormOptions(databaseUrl: string, entities: EntitySchema[]): Options {
+/**
+ * The ORM over `databaseUrl`; the entities come from the domains (app.ts hands them in). Its pg
+ * Pool is the one pool of the application's data: repositories reach it through `em.getKysely()`.
+ */
+export function ormOptions(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds): Options {
   return {
     entities,
     clientUrl: databaseUrl,
     // MikroORM parses clientUrl into host/user/database and drops query parameters such as
     // `sslmode`; pg's own parsing of the same URL keeps TLS settings identical to Better Auth's pool.
-    driverOptions: { connectionString: databaseUrl },
-    pool: { min: 0, max: 10 },
+    // These options go to the pg Pool MikroORM creates: every wait on it is bounded.
+    driverOptions: poolOptions(databaseUrl, poolSize, bounds),
+    pool: { min: 0, max: poolSize },
     extensions: [Migrator],
     migrations: {
       migrationsList: migrations,
@@ -32,6 +37,6 @@ export function ormOptions(databaseUrl: string, entities: EntitySchema[]): Optio
   };
 }
 
-export async function createOrm(databaseUrl: string, entities: EntitySchema[]): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(databaseUrl, entities));
+export async function createOrm(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds));
 }

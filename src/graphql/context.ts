@@ -1,13 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import type pg from 'pg';
+import type { Kysely } from 'kysely';
 import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
+import { databaseError } from '../db/errors.ts';
+import { DomainError, RateLimited } from '../errors.ts';
 import type { Viewer } from '../users/user.model.ts';
 import type { Logger } from '../logger.ts';
+import type { TaskTables } from '../tasks/task.entity.ts';
 import { TaskRepository } from '../tasks/task.repository.ts';
 import { TaskService } from '../tasks/task.service.ts';
 import type { UserDirectory } from '../users/user.directory.ts';
-import { RateLimited } from '../errors.ts';
+
 import { invalidToken, requestError } from './errors.ts';
 
 /** What every resolver receives; built once per request. */
@@ -20,8 +22,8 @@ export interface Context {
 }
 
 export interface ContextDeps {
-  orm: MikroORM;
-  db: pg.Pool;
+  /** The ORM's Kysely (`em.getKysely()`): the one pool, typed from the entities. */
+  db: Kysely<TaskTables>;
   verifier: TokenVerifier;
   users: UserDirectory;
   logger: Logger;
@@ -58,23 +60,26 @@ export function createContextFactory(deps: ContextDeps) {
   return async (req: IncomingMessage): Promise<Context> => {
     // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
     const requestId = typeof req.id === 'string' ? req.id : '';
-    const viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
+    let viewer: Viewer | null;
+    try {
+      viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
+    } catch (err) {
+      // A domain error here (the user lookup found the database down) fails the whole request with
+      // its HTTP status (503 and Retry-After); thrown as it is, Apollo would answer 500.
+      const domain = databaseError(err);
+      throw domain instanceof DomainError ? requestError(domain) : domain;
+    }
     // Over the limit: the whole request is refused with 429 and Retry-After, before anything runs.
     await deps.rateLimit?.(req, viewer?.id ?? null).catch((err: unknown) => {
       throw err instanceof RateLimited ? requestError(err) : err;
     });
-    // One EntityManager per request (forked when first needed): its identity map and unit of work
-    // are this request's alone, and its owner filter is bound to the viewer.
-    const em = () => {
-      const fork = deps.orm.em.fork();
-      if (viewer) fork.setFilterParams('owner', { id: viewer.id });
-      return fork;
-    };
     return {
       requestId,
       logger: deps.logger.child({ requestId }),
       viewer,
-      tasks: new TaskService(new TaskRepository(deps.db, em), viewer),
+      // Every write is a single statement, so a request needs no EntityManager (no unit of work,
+      // no identity map): the repository runs its queries on the ORM's Kysely directly.
+      tasks: new TaskService(new TaskRepository(deps.db), viewer),
     };
   };
 }

@@ -1,7 +1,8 @@
 import { HeaderMap } from '@apollo/server';
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, isValueNode, Kind, type GraphQLFormattedError } from 'graphql';
-import { DomainError } from '../errors.ts';
+import { databaseError } from '../db/errors.ts';
+import { DomainError, ServiceUnavailable } from '../errors.ts';
 
 /**
  * The `extensions.code` values this API returns. Clients branch on these; they never change.
@@ -128,10 +129,22 @@ function limitRefusal(formatted: GraphQLFormattedError, error: unknown): GraphQL
   return undefined;
 }
 
+/**
+ * The domain error behind `error`, if any. A database outage that reached here unclassified (from
+ * code that did not catch it) is a ServiceUnavailable too: a retryable answer, never a masked 500.
+ */
+export function domainErrorOf(error: unknown): DomainError | undefined {
+  const original = unwrapResolverError(error);
+  if (original instanceof DomainError) return original;
+  const classified = databaseError(original);
+  return classified instanceof ServiceUnavailable ? classified : undefined;
+}
+
 /** The code an error will carry for the client (before formatting), or undefined when it is masked. */
 export function clientCode(error: unknown): string | undefined {
+  const domain = domainErrorOf(error);
+  if (domain) return domain.code;
   const original = unwrapResolverError(error);
-  if (original instanceof DomainError) return original.code;
   if (original instanceof GraphQLError && clientCodes.has(String(original.extensions['code']))) return String(original.extensions['code']);
   if (error instanceof GraphQLError && clientCodes.has(String(error.extensions['code']))) return String(error.extensions['code']);
   return undefined;
@@ -161,10 +174,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       (cause instanceof GraphQLError && cause.extensions['code'] === ErrorCode.BAD_USER_INPUT);
     if (badLiteral) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_USER_INPUT } };
   }
-  const original = unwrapResolverError(error);
-  if (original instanceof DomainError) {
+  const domain = domainErrorOf(error);
+  if (domain) {
     // The one place where a domain error becomes its code: the message and client-safe details.
-    return { ...formatted, message: original.message, extensions: { ...original.details, code: original.code } };
+    return { ...formatted, message: domain.message, extensions: { ...domain.details, code: domain.code } };
   }
   if (isClientError(error)) return formatted;
   return {

@@ -1,7 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Context } from './context.ts';
-import { clientCode, ErrorCode, isClientError } from './errors.ts';
+import { ServiceUnavailable } from '../errors.ts';
+import { clientCode, domainErrorOf, ErrorCode, isClientError } from './errors.ts';
 
 const done = Promise.resolve();
 
@@ -14,6 +15,12 @@ export const logUnexpectedErrors: ApolloServerPlugin<Context> = {
     Promise.resolve({
       didEncounterErrors({ contextValue, errors, operationName }) {
         for (const error of errors) {
+          const domain = domainErrorOf(error);
+          if (domain instanceof ServiceUnavailable) {
+            // An outage, not a bug: worth a warning with its cause, which the client never sees.
+            contextValue.logger.warn({ err: domain.cause ?? domain, path: error.path, operationName }, 'database unavailable');
+            continue;
+          }
           if (isClientError(error)) continue;
           contextValue.logger.error({ err: unwrapResolverError(error), path: error.path, operationName }, 'unexpected error');
           (error.extensions as Record<string, unknown>)['requestId'] = contextValue.requestId;
@@ -38,6 +45,33 @@ export const unauthenticatedStatus: ApolloServerPlugin<Context> = {
         if (allUnauthenticated && nothingResolved) {
           response.http.status = 401;
           response.http.headers.set('www-authenticate', 'Bearer');
+        }
+        return done;
+      },
+    }),
+};
+
+/**
+ * HTTP 503 with `Retry-After` when an operation failed because a dependency was unavailable and
+ * nothing else succeeded: clients and proxies then retry as they would any 503. (A failure of the
+ * context, e.g. the user lookup, already carries its 503 from `requestError`.) Partial successes stay 200.
+ */
+export const serviceUnavailableStatus: ApolloServerPlugin<Context> = {
+  requestDidStart: () =>
+    Promise.resolve({
+      willSendResponse({ response, errors }) {
+        if (response.body.kind !== 'single' || !errors?.length) return done;
+        const data = response.body.singleResult.data;
+        const nothingResolved = !data || Object.values(data).every((v) => v === null);
+        if (!nothingResolved) return done;
+        let retryAfter = 0;
+        for (const error of errors) {
+          const domain = domainErrorOf(error);
+          if (domain instanceof ServiceUnavailable) retryAfter = Math.max(retryAfter, domain.retryAfterSeconds);
+        }
+        if (retryAfter > 0) {
+          response.http.status = 503;
+          response.http.headers.set('retry-after', String(Math.ceil(retryAfter)));
         }
         return done;
       },

@@ -9,7 +9,7 @@ export type CursorPosition =
   | { order: 'DUE_AT_ASC'; dueAt: string | null; id: string }
   | { order: 'PRIORITY_DESC'; priority: number; createdAt: string; id: string };
 
-type Encoded = [TaskOrder, ...(string | number | null)[]];
+type Encoded = [TaskOrder, ...Array<string | number | null>];
 
 export function encodeCursor(order: TaskOrder, task: TaskRecord): string {
   let value: Encoded;

@@ -1,10 +1,12 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import type { InferKyselyDB } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 
 /**
  * A task belongs to exactly one Better Auth user (`owner_id` references `"user"(id)`, cascading
- * deletes). The `owner` filter is on by default: every query through the ORM is scoped to the
- * owner set with `em.setFilterParams('owner', { id })`, and a query without it throws.
+ * deletes). This schema is the one description of the table: the repository's typed Kysely
+ * (`TaskTables`) is inferred from it. The `owner` filter is on by default: a query through the
+ * ORM's own API without `em.setFilterParams('owner', { id })` throws.
  */
 export const TaskSchema = defineEntity({
   name: 'Task',
@@ -19,6 +21,8 @@ export const TaskSchema = defineEntity({
     /** 0 = LOW, 1 = MEDIUM, 2 = HIGH: numeric so that ordering by priority is an index scan. */
     priority: p.smallint().default(1),
     dueAt: p.datetime().nullable(),
+    /** 1 at creation, one more per change: writers compare it to detect lost updates. */
+    version: p.integer().default(1),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()
@@ -38,3 +42,6 @@ export const TaskSchema = defineEntity({
 });
 
 export type Task = InferEntity<typeof TaskSchema>;
+
+/** The task table as the repository's Kysely sees it (column names, value types), from the schema. */
+export type TaskTables = InferKyselyDB<typeof TaskSchema>;

@@ -13,6 +13,8 @@ export interface TaskRecord {
   dueAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** 1 at creation, one more per change (optimistic concurrency). */
+  version: number;
 }
 
 /** A task in a page; its cursor is encoded only if a client selects it. */

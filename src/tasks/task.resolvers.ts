@@ -12,7 +12,7 @@ export const taskResolvers: Resolvers = {
   Mutation: {
     createTask: (_parent, { input }, { tasks }) => tasks.create(input),
     updateTask: (_parent, { id, input }, { tasks }) => tasks.update(id, input),
-    deleteTask: (_parent, { id }, { tasks }) => tasks.delete(id),
+    deleteTask: (_parent, { id, expectedVersion }, { tasks }) => tasks.delete(id, expectedVersion),
   },
   Task: {
     priority: (task) => priorityName(task.priority),

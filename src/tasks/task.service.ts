@@ -1,4 +1,4 @@
-import { BadInput, Forbidden, NotFound, Unauthenticated } from '../errors.ts';
+import { BadInput, Conflict, Forbidden, NotFound, Unauthenticated } from '../errors.ts';
 import type {
   CreateTaskInput,
   QueryTasksArgs,
@@ -31,15 +31,23 @@ export class TaskService {
     return this.#viewer.id;
   }
 
-  /** The error for a task the viewer does not have: someone else's, or nobody's. */
-  async #missing(id: string): Promise<never> {
-    throw (await this.#repo.exists(id)) ? new Forbidden() : new NotFound();
+  /**
+   * The error for a task the viewer could not read or change: nobody's, someone else's, or theirs
+   * at another version than expected.
+   */
+  async #missing(ownerId: string, id: string): Promise<never> {
+    const presence = await this.#repo.presence(ownerId, id);
+    if (presence.kind === 'none') throw new NotFound();
+    if (presence.kind === 'foreign') throw new Forbidden();
+    throw new Conflict('The task has changed since you read it: read it again, then retry with its current version.', {
+      currentVersion: presence.version,
+    });
   }
 
   async get(rawId: string): Promise<TaskRecord> {
     const ownerId = this.#ownerId();
     const id = valid.taskId('id', rawId);
-    return (await this.#repo.findOwned(ownerId, id)) ?? this.#missing(id);
+    return (await this.#repo.findOwned(ownerId, id)) ?? this.#missing(ownerId, id);
   }
 
   async list(args: QueryTasksArgs): Promise<TaskPage> {
@@ -53,6 +61,7 @@ export class TaskService {
     const filter = filterValues(args.filter);
 
     const rows = await this.#repo.page(ownerId, filter, order, first + 1, position);
+    let count: Promise<number> | undefined;
     const nodes = rows.slice(0, first);
     const [head, last] = [nodes[0], nodes.at(-1)];
     return {
@@ -64,18 +73,22 @@ export class TaskService {
         startCursor: head ? encodeCursor(order, head) : null,
         endCursor: last ? encodeCursor(order, last) : null,
       },
-      totalCount: () => this.#repo.count(ownerId, filter),
+      // Memoized: selected twice (aliases, fragments) it is still counted once per page.
+      totalCount: () => (count ??= this.#repo.count(ownerId, filter)),
     };
   }
 
   async create(input: CreateTaskInput): Promise<TaskRecord> {
     const ownerId = this.#ownerId();
-    return this.#repo.create(ownerId, {
+    const created = await this.#repo.create(ownerId, {
       title: valid.title('input.title', input.title),
       description: input.description == null ? null : valid.description('input.description', input.description),
       priority: priorityRank(valid.notNull('input.priority', input.priority ?? 'MEDIUM')),
       dueAt: input.dueAt == null ? null : valid.dateTime('input.dueAt', input.dueAt),
     });
+    // The account was deleted after this request's token was checked.
+    if (!created) throw new Unauthenticated('The account of this token no longer exists.');
+    return created;
   }
 
   async update(rawId: string, input: UpdateTaskInput): Promise<TaskRecord> {
@@ -90,13 +103,15 @@ export class TaskService {
     if (input.completed !== undefined) changes.completed = valid.notNull('input.completed', input.completed);
     if (input.priority !== undefined) changes.priority = priorityRank(valid.notNull('input.priority', input.priority));
     if (input.dueAt !== undefined) changes.dueAt = input.dueAt === null ? null : valid.dateTime('input.dueAt', input.dueAt);
-    return (await this.#repo.update(ownerId, id, changes)) ?? this.#missing(id);
+    const expectedVersion = input.expectedVersion == null ? undefined : valid.version('input.expectedVersion', input.expectedVersion);
+    return (await this.#repo.update(ownerId, id, changes, expectedVersion)) ?? this.#missing(ownerId, id);
   }
 
-  async delete(rawId: string): Promise<string> {
+  async delete(rawId: string, rawExpectedVersion?: number | null): Promise<string> {
     const ownerId = this.#ownerId();
     const id = valid.taskId('id', rawId);
-    return (await this.#repo.delete(ownerId, id)) ? id : this.#missing(id);
+    const expectedVersion = rawExpectedVersion == null ? undefined : valid.version('expectedVersion', rawExpectedVersion);
+    return (await this.#repo.delete(ownerId, id, expectedVersion)) ? id : this.#missing(ownerId, id);
   }
 }
 

@@ -67,3 +67,9 @@ export function dateTime(field: string, value: Date): Date {
   if (year < 1 || year > 9999) throw new BadInput(field, 'must be a date between the years 0001 and 9999');
   return value;
 }
+
+/** A version a client read: a task's versions start at 1. */
+export function version(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new BadInput(field, 'must be a task version (1 or more)');
+  return value;
+}

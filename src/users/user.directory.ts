@@ -1,6 +1,13 @@
+import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import type pg from 'pg';
+import { prepareStatement } from '../db/connection.ts';
+import { databaseError } from '../db/errors.ts';
 import type { UserRecord, Viewer } from './user.model.ts';
+
+/** Better Auth's "user" table, the columns read here. Better Auth owns it (not an ORM entity). */
+export interface UserTables {
+  user: { id: string; email: string; name: string };
+}
 
 /**
  * Who a verified token's subject is now. Resolves to undefined when the account no longer exists:
@@ -15,9 +22,10 @@ export interface UserDirectory {
 /**
  * Embedded mode: Better Auth's "user" table, in the same database. Lookups are cached briefly so
  * that requests cost no query; Better Auth's hooks evict a user the moment this process changes
- * or deletes them, and other instances notice within `ttlMs`.
+ * or deletes them, and other instances notice within `ttlMs`. A lookup the database cannot answer
+ * rejects with ServiceUnavailable and is not cached.
  */
-export function betterAuthUsers(db: pg.Pool, ttlMs = 30_000): UserDirectory {
+export function betterAuthUsers(db: Kysely<UserTables>, ttlMs = 30_000): UserDirectory {
   const cache = new LRUCache<string, { user: UserRecord | null }>({ max: 50_000, ttl: ttlMs });
   const loading = new Map<string, Promise<UserRecord | undefined>>();
   return {
@@ -26,12 +34,17 @@ export function betterAuthUsers(db: pg.Pool, ttlMs = 30_000): UserDirectory {
       if (hit) return hit.user ?? undefined;
       let pending = loading.get(viewer.id);
       if (!pending) {
+        const query = db.selectFrom('user').select(['id', 'email', 'name']).where('id', '=', viewer.id).compile();
+        prepareStatement(query.sql);
         pending = db
-          .query<UserRecord>({ name: 'user_by_id', text: 'select id, email, name from "user" where id = $1', values: [viewer.id] })
+          .executeQuery(query)
           .then(({ rows: [row] }) => {
             const user = row ? { ...row, name: row.name || null } : null;
             cache.set(viewer.id, { user });
             return user ?? undefined;
+          })
+          .catch((err: unknown) => {
+            throw databaseError(err);
           })
           .finally(() => loading.delete(viewer.id));
         loading.set(viewer.id, pending);

@@ -17,11 +17,19 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+export interface ServerOptions {
+  /**
+   * The URL the app connects to, given the test database's own: e.g. a TCP proxy's, to cut the
+   * connection under the running app. (The database itself is created and dropped directly.)
+   */
+  databaseUrl?: (url: string) => string;
+}
+
 /**
  * Boots the real app (createApp, as `npm start` does) on a free port, against a database of its
  * own. `env` adds to or overrides the environment the config is parsed from.
  */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const port = await freePort();
   const embedded = (env['AUTH_MODE'] ?? 'embedded') === 'embedded';
@@ -29,7 +37,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(port),
-    DATABASE_URL: database.url,
+    DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
     LOG_LEVEL: 'info',
     ...(embedded ? { BETTER_AUTH_SECRET: randomBytes(32).toString('base64'), BETTER_AUTH_URL: `http://localhost:${port}` } : {}),
     ...env,

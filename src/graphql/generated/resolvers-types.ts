@@ -33,9 +33,16 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Creates a task owned by the signed-in user. */
   createTask: Task;
-  /** Deletes one of the signed-in user's tasks and returns its id. Errors as for `Query.task`. */
+  /**
+   * Deletes one of the signed-in user's tasks and returns its id. Errors as for `Query.task`, and
+   * `CONFLICT` (with `extensions.currentVersion`) when `expectedVersion` is not the task's version.
+   */
   deleteTask: Scalars['ID']['output'];
-  /** Changes one of the signed-in user's tasks. Errors as for `Query.task`; nothing changes on error. */
+  /**
+   * Changes one of the signed-in user's tasks. Errors as for `Query.task`, and `CONFLICT` (with
+   * `extensions.currentVersion`) when `input.expectedVersion` is not the task's version; nothing
+   * changes on error.
+   */
   updateTask: Task;
 };
 
@@ -48,6 +55,7 @@ export type MutationCreateTaskArgs = {
 
 /** The write entry points of the API. */
 export type MutationDeleteTaskArgs = {
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
   id: Scalars['ID']['input'];
 };
 
@@ -123,6 +131,11 @@ export type Task = {
   title: Scalars['String']['output'];
   /** When the task was last changed. */
   updatedAt: Scalars['DateTime']['output'];
+  /**
+   * 1 when the task is created, one more with every change. Pass it as `expectedVersion` to change
+   * or delete the task only if nobody changed it since you read it.
+   */
+  version: Scalars['Int']['output'];
 };
 
 /** A page of the signed-in user's tasks. */
@@ -192,6 +205,11 @@ export type UpdateTaskInput = {
   description?: InputMaybe<Scalars['String']['input']>;
   /** New due date, or null to remove it. */
   dueAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /**
+   * The task's `version` as you last read it: if the task has changed since, nothing changes and
+   * the error is `CONFLICT` with `extensions.currentVersion`. Omitted: the last write wins.
+   */
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
   /** New priority. */
   priority?: InputMaybe<TaskPriority>;
   /** New title: 1 to 200 characters after trimming. */
@@ -362,6 +380,7 @@ export type TaskResolvers<ContextType = Context, ParentType extends ResolversPar
   priority?: Resolver<ResolversTypes['TaskPriority'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type TaskConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskConnection'] = ResolversParentTypes['TaskConnection']> = {
