@@ -1,26 +1,45 @@
-import { createApp } from './app.ts';
+import { createApp, type App } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
+import { createLogger, type Logger } from './logger.ts';
+
+/** After SHUTDOWN_TIMEOUT_MS the app cancels what runs; this much more and the process just exits. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+let logger: Logger | undefined;
 
 async function main(): Promise<void> {
   const config = loadConfig((message) => console.warn(`warning: ${message}`));
-  const app = await createApp(config);
-  const authUrl = app.auth ? `Better Auth: ${app.url}/api/auth` : `tokens: ${config.auth.mode}`;
-  app.logger.info(`GraphQL API: ${app.url}/graphql  |  ${authUrl}  |  health: ${app.url}/healthz`);
+  const log = (logger = createLogger(config));
 
-  let signals = 0;
+  // Whatever escapes a handler is logged as one JSON line (not Node's multi-line dump), then the
+  // process exits: its state is unknown. embedded.ts's exit guard stops PostgreSQL on the way out.
+  const fatal = (err: unknown, what: string) => {
+    log.fatal({ err }, what);
+    process.exit(1);
+  };
+  process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => fatal(err, 'unhandled promise rejection'));
+
+  // Signals are handled from the start: one arriving while the embedded PostgreSQL starts still
+  // stops it (Playwright and process managers send SIGTERM at any moment).
+  let app: App | undefined;
+  let signalled: NodeJS.Signals | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      app.logger.warn({ signal }, 'second signal: exiting without waiting');
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
     }
-    app.logger.info({ signal }, 'shutting down: draining requests');
-    app.stop().then(
+    signalled = signal;
+    log.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining requests');
+    // Bounded even if something in stop() hangs.
+    setTimeout(() => fatal(new Error('shutdown took too long'), 'shutdown did not finish in time; exiting'), config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
+    if (app) stopAndExit(app);
+  };
+  const stopAndExit = (running: App) => {
+    running.stop().then(
       () => process.exit(0),
-      (err: unknown) => {
-        app.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
+      (err: unknown) => fatal(err, 'shutdown failed'),
     );
   };
   process.on('SIGTERM', shutdown);
@@ -28,13 +47,30 @@ async function main(): Promise<void> {
   // A closed terminal or SSH session: without a handler Node dies at once and would leave the
   // embedded PostgreSQL running.
   process.on('SIGHUP', shutdown);
+
+  app = await createApp(config, { logger: log });
+  if (signalled) {
+    stopAndExit(app);
+    return;
+  }
+  log.info({ url: app.url }, `listening on ${app.url}; /healthz answers now, the API once the database is ready`);
+  const authUrl = app.auth ? `Better Auth: ${app.url}/api/auth` : `tokens: ${config.auth.mode}`;
+  const { url } = app;
+  app.ready.then(
+    () => log.info(`GraphQL API: ${url}/graphql  |  ${authUrl}  |  health: ${url}/healthz`),
+    () => {}, // stopped before it was ready
+  );
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof EmbeddedPostgresError) {
-    console.error(err.message);
+  if (err instanceof ConfigError || !logger) {
+    // Before there is a logger: plain text for the person starting the server.
+    console.error(err instanceof ConfigError ? err.message : err);
+  } else if (err instanceof EmbeddedPostgresError) {
+    // Says what to do; a stack trace would bury that.
+    logger.fatal(err.message);
   } else {
-    console.error('The server could not start:', err);
+    logger.fatal({ err }, 'The server could not start');
   }
   process.exit(1);
 });
