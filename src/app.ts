@@ -105,10 +105,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const tag = connectionTag();
     const dbUrl = tagUrl(database.url, tag);
     const pool = createPool(dbUrl, 10, logger);
-    cleanups.push(() => within(pool.end(), CANCEL_TIMEOUT_MS, 'closing the pool'));
+    // After a forced cancel the connections are dead: closing them should take no time at all.
+    let closeTimeoutMs = CANCEL_TIMEOUT_MS;
+    cleanups.push(() => within(pool.end(), closeTimeoutMs, 'closing the pool'));
     const { auth, verifier, users } = await createIdentity(config, pool, logger);
     let orm: MikroORM | undefined;
-    cleanups.push(() => (orm ? within(orm.close(true), CANCEL_TIMEOUT_MS, 'closing the ORM') : Promise.resolve()));
+    cleanups.push(() => (orm ? within(orm.close(true), closeTimeoutMs, 'closing the ORM') : Promise.resolve()));
 
     let isReady = false;
     const notReady = domainRefusal(
@@ -185,7 +187,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       for (;;) {
         if (abort.signal.aborted) throw new Stopped();
         try {
-          orm ??= await createOrm(dbUrl, [TaskSchema]);
+          orm ??= await createOrm(dbUrl, [TaskSchema], logger);
           await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
           break;
         } catch (err) {
@@ -229,6 +231,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         });
         if (terminated > 0) logger.info({ terminated }, 'database connections terminated; their transactions rolled back');
         requests.cutAll();
+        closeTimeoutMs = 500;
       }
       await within(hooks, Math.max(0, deadline - Date.now()) + CANCEL_TIMEOUT_MS, 'stop hooks').catch((err: unknown) =>
         logger.warn({ err }, 'stop hooks did not finish'),

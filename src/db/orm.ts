@@ -1,14 +1,18 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import type { Logger } from '../logger.ts';
 import { migrations } from './migrations/index.ts';
 
 /** Tables Better Auth creates and owns; MikroORM's schema tools must leave them alone. */
 export const betterAuthTables = ['user', 'session', 'account', 'verification', 'jwks'];
 
 /** The ORM over `databaseUrl`; the entities come from the domains (app.ts hands them in). */
-export function ormOptions(databaseUrl: string, entities: EntitySchema[]): Options {
+export function ormOptions(databaseUrl: string, entities: EntitySchema[], logger?: Logger): Options {
   return {
+    // MikroORM prints (deprecation notices, debug output) with console.log unless given a writer:
+    // into the JSON log instead, one line each, without colour codes.
+    ...(logger ? { logger: (message: string) => logger.info({ component: 'mikro-orm' }, message), colors: false } : {}),
     entities,
     clientUrl: databaseUrl,
     // MikroORM parses clientUrl into host/user/database and drops query parameters such as
@@ -32,6 +36,6 @@ export function ormOptions(databaseUrl: string, entities: EntitySchema[]): Optio
   };
 }
 
-export async function createOrm(databaseUrl: string, entities: EntitySchema[]): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(databaseUrl, entities));
+export async function createOrm(databaseUrl: string, entities: EntitySchema[], logger?: Logger): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(databaseUrl, entities, logger));
 }
