@@ -17,6 +17,7 @@ import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
 import { trackRequests } from './http/drain.ts';
+import { idempotency } from './http/idempotency.ts';
 import { sendJson } from './http/respond.ts';
 import { createHttpServer, type Handler, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
@@ -207,6 +208,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       handleGraphQL = apolloHandler(apollo, {
         context: createContextFactory({ orm, db: pool, verifier, users, logger }),
         maxBodyBytes: 1024 * 1024,
+        // Keys live in the application's database, through its pool (any { query } would do).
+        idempotent: idempotency({ db: pool, verifier, logger, maxTokens: config.graphql.limits.maxTokens }),
       });
       isReady = true;
       if (attempts > 0) logger.info({ attempts, waitingMs: Date.now() - since }, 'database reachable: ready');
