@@ -23,7 +23,7 @@ async function main(): Promise<void> {
 
   // Signals are handled from the start: one arriving while the embedded PostgreSQL starts still
   // stops it (Playwright and process managers send SIGTERM at any moment).
-  let app: App | undefined;
+  const running: { app?: App } = {};
   let signalled: NodeJS.Signals | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     log.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining requests');
     // Bounded even if something in stop() hangs.
     setTimeout(() => fatal(new Error('shutdown took too long'), 'shutdown did not finish in time; exiting'), config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
-    if (app) stopAndExit(app);
+    if (running.app) stopAndExit(running.app);
   };
   const stopAndExit = (running: App) => {
     running.stop().then(
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   // embedded PostgreSQL running.
   process.on('SIGHUP', shutdown);
 
-  app = await createApp(config, { logger: log });
+  const app = (running.app = await createApp(config, { logger: log }));
   if (signalled) {
     stopAndExit(app);
     return;

@@ -38,7 +38,8 @@ export function repeatFilter(windowMs = REPEAT_WINDOW_MS) {
     }
     const message = typeof second === 'string' ? second : '';
     const err = (fields['err'] ?? {}) as { code?: unknown; message?: unknown };
-    const key = `${level}\u0000${message}\u0000${String(err.code ?? err.message ?? '')}`;
+    const cause = [err.code, err.message].find((v) => typeof v === 'string' || typeof v === 'number') ?? '';
+    const key = `${level}\u0000${message}\u0000${cause}`;
     const open = windows.get(key);
     if (open) {
       open.count++;

@@ -222,7 +222,7 @@ describe('two instances on one database', () => {
       post(second.url, both, user.token, create('sent to both')),
     ]);
     expect(replies.map((r) => r.status)).toEqual([200, 200]);
-    expect(replies[0]!.text).toBe(replies[1]!.text);
+    expect(replies[0].text).toBe(replies[1].text);
     expect(replies.filter((r) => r.headers.get('idempotency-replayed') === 'true')).toHaveLength(1);
     expect(await taskCount(server, user)).toBe(2);
   });

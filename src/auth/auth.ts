@@ -49,6 +49,10 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
       },
     },
     telemetry: { enabled: false },
+    // Unexpected errors (a database outage) reach our HTTP layer, which logs each once as JSON with
+    // the request id and answers; left to Better Auth, its router also console.error()s the error
+    // as a multi-line dump. Refusals (APIError: bad password, 401...) are answered as before.
+    onAPIError: { throw: true },
     logger: {
       // 'info' (not warn/error) also keeps Better Auth from printing refused requests with
       // console.error; its info lines are chatty, so they go to pino's debug level.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getOperationAST, parse } from 'graphql';
+import { getOperationAST, OperationTypeNode, parse } from 'graphql';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { ServiceUnavailable } from '../errors.ts';
 import { domainRefusal, ErrorCode, refusal, type Refusal } from '../graphql/errors.ts';
@@ -132,7 +132,7 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
     if (typeof query !== 'string') return false;
     try {
       const operation = getOperationAST(parse(query, { maxTokens: options.maxTokens }), typeof operationName === 'string' ? operationName : undefined);
-      return operation?.operation === 'mutation';
+      return operation?.operation === OperationTypeNode.MUTATION;
     } catch {
       return false; // Apollo reports the syntax error
     }
