@@ -109,7 +109,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // After a forced cancel the connections are dead: closing them should take no time at all.
     let closeTimeoutMs = CANCEL_TIMEOUT_MS;
     cleanups.push(() => within(pool.end(), closeTimeoutMs, 'closing the pool'));
-    const { auth, verifier, users } = await createIdentity(config, pool, logger);
+    const { auth, verifier, users, loadKeys } = await createIdentity(config, pool, logger);
     let orm: MikroORM | undefined;
     cleanups.push(() => (orm ? within(orm.close(true), closeTimeoutMs, 'closing the ORM') : Promise.resolve()));
 
@@ -190,6 +190,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         try {
           orm ??= await createOrm(dbUrl, [TaskSchema], logger);
           await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
+          await loadKeys();
           break;
         } catch (err) {
           attempts++;

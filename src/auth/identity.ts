@@ -20,6 +20,8 @@ export interface Identity {
   auth: Auth | undefined;
   verifier: TokenVerifier;
   users: UserDirectory;
+  /** Loads the verification keys (embedded mode: from the database); rejects when it cannot. */
+  loadKeys(): Promise<void>;
 }
 
 /** A remote key set is re-read at least this often, in the background, if its server answers. */
@@ -57,5 +59,10 @@ export async function createIdentity(config: Config, db: pg.Pool, logger: Logger
     clockSkewSeconds: settings.clockSkewSeconds,
     maxTokenAgeSeconds: settings.maxTokenAgeSeconds,
   });
-  return { auth, verifier, users };
+  const loadKeys = async () => {
+    // Only where the keys come from this deployment's own database, which readiness waits for; a
+    // remote issuer being down must not keep this server from starting.
+    if (settings.mode === 'embedded' && keys.load && !(await keys.load())) throw new Error('could not load the signing keys');
+  };
+  return { auth, verifier, users, loadKeys };
 }

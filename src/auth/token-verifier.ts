@@ -36,6 +36,8 @@ export interface TokenVerifier {
 export interface KeySource {
   key: JWTVerifyGetKey | webcrypto.CryptoKey;
   generation(): number;
+  /** Loads the keys now (start-up); true when a key set is in memory afterwards. */
+  load?(): Promise<boolean>;
 }
 
 export interface VerifierOptions {
@@ -103,7 +105,7 @@ export function cachedKeySet(
       return local(header, token);
     }
   };
-  return { key, generation: () => generation };
+  return { key, generation: () => generation, load: () => reload().then(() => local !== undefined) };
 }
 
 /** A fixed HS256 key, imported once (not on every verification). */
