@@ -21,7 +21,7 @@ export interface Identity {
   verifier: TokenVerifier;
   users: UserDirectory;
   /** Loads the verification keys (embedded mode: from the database); rejects when it cannot. */
-  loadKeys(): Promise<void>;
+  loadKeys: () => Promise<void>;
 }
 
 /** A remote key set is re-read at least this often, in the background, if its server answers. */

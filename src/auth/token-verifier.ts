@@ -105,7 +105,14 @@ export function cachedKeySet(
       return local(header, token);
     }
   };
-  return { key, generation: () => generation, load: () => reload().then(() => local !== undefined) };
+  // A start-up load is no reaction to a token: it must not start the cooldown, or a token signed
+  // by a key rotated in just after it would be refused for a cooldown.
+  const warmUp = () =>
+    reload().then(() => {
+      lastAttempt = 0;
+      return local !== undefined;
+    });
+  return { key, generation: () => generation, load: warmUp };
 }
 
 /** A fixed HS256 key, imported once (not on every verification). */
