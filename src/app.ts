@@ -51,6 +51,8 @@ export interface App {
 
 export interface AppOptions {
   logger?: Logger;
+  /** Called once, at the first failed start-up attempt (the database is not there yet). */
+  onWaiting?: () => void;
 }
 
 /** Start-up retries: from 250 ms, doubling, at most this long apart. */
@@ -194,6 +196,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           break;
         } catch (err) {
           attempts++;
+          if (attempts === 1) options.onWaiting?.();
           // One line per distinct failure, then one "still failing" line per interval: an hour
           // without a database writes a few hundred lines, not one per retry.
           const now = Date.now();

@@ -48,16 +48,25 @@ async function main(): Promise<void> {
   // embedded PostgreSQL running.
   process.on('SIGHUP', shutdown);
 
-  const app = (running.app = await createApp(config, { logger: log }));
+  let url = '';
+  const banner = (state: string) => {
+    const authUrl = config.auth.mode === 'embedded' ? `Better Auth: ${url}/api/auth` : `tokens: ${config.auth.mode}`;
+    log.info(`GraphQL API: ${url}/graphql${state}  |  ${authUrl}  |  health: ${url}/healthz`);
+  };
+  const app = (running.app = await createApp(config, {
+    logger: log,
+    // The address goes out as soon as it is clear the database is not there yet, so that whoever
+    // waits for it can see the 503s; "GraphQL API: <url>/graphql  |" alone means ready.
+    onWaiting: () => setImmediate(() => banner(' (not ready: waiting for the database; /readyz turns 200 when ready)')),
+  }));
+  url = app.url;
   if (signalled) {
     stopAndExit(app);
     return;
   }
-  log.info({ url: app.url }, `listening on ${app.url}; /healthz answers now, the API once the database is ready`);
-  const authUrl = app.auth ? `Better Auth: ${app.url}/api/auth` : `tokens: ${config.auth.mode}`;
-  const { url } = app;
+  log.info({ url }, `listening on ${url}; /healthz answers now, the API once the database is ready`);
   app.ready.then(
-    () => log.info(`GraphQL API: ${url}/graphql  |  ${authUrl}  |  health: ${url}/healthz`),
+    () => banner(''),
     () => {}, // stopped before it was ready
   );
 }

@@ -79,8 +79,15 @@ describe('starting without a database', () => {
     expect(auth.status).toBe(503);
     expect(auth.headers.get('retry-after')).not.toBeNull();
 
-    // Down for a while: the retries are logged as a few lines, not one per attempt.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Whoever waits for the address sees it, marked as not ready.
+    await until('the address is announced as not ready', 10_000, () =>
+      /GraphQL API: http:\/\/\S+\/graphql \(not ready: waiting for the database/.test(server.output()),
+    );
+    // It stays so while the database is down (several retries meanwhile, logged as a few lines).
+    for (let i = 0; i < 30; i++) {
+      const statuses = await Promise.all([`${url}/readyz`, `${url}/api/auth/get-session`].map(async (u) => (await fetch(u)).status));
+      expect(statuses).toEqual([503, 503]);
+    }
     gate.open();
     const waited = await until('ready after the database appeared', 15_000, async () => (await fetch(`${url}/readyz`)).status === 200);
     expect(waited).toBeLessThan(15_000);

@@ -16,7 +16,7 @@ export interface ServerProcess {
   output(): string;
   /** Resolves with the server's base URL once it listens (/healthz answers; the API may not yet). */
   listening: Promise<string>;
-  /** Resolves with the server's base URL once it logs that the API is ready. */
+  /** Resolves with the server's base URL once it logs that the API is ready (not merely listening). */
   ready: Promise<string>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -58,7 +58,8 @@ export function runServer(env: Record<string, string>): ServerProcess {
     child,
     output: () => out,
     listening: waitFor(/listening on (http:\/\/[^\s;]+)/, 'listening'),
-    ready: waitFor(/GraphQL API: (http:\/\/\S+)\/graphql/, 'ready'),
+    // Without "(not ready: ...)" after it, this line means the API serves requests.
+    ready: waitFor(/GraphQL API: (http:\/\/\S+)\/graphql {2}\|/, 'ready'),
     exited,
   };
 }
