@@ -195,6 +195,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           await loadKeys();
           break;
         } catch (err) {
+          // Shutting down closed the pool under this attempt: nothing to report.
+          if (abort.signal.aborted) throw new Stopped();
           attempts++;
           if (attempts === 1) options.onWaiting?.();
           // One line per distinct failure, then one "still failing" line per interval: an hour
