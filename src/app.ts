@@ -149,6 +149,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
       formatError,
+      // Apollo's own messages (rare: warnings, a failing plugin) as JSON lines, not console text.
+      logger: logger.child({ component: 'apollo' }),
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
       validationRules: operationRules(config.graphql.limits),

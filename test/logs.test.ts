@@ -34,6 +34,8 @@ describe('logs during a database outage under load (NODE_ENV=production)', () =>
     const url = await server.ready;
     const user = await signUp(url);
     await expectData(`${url}/graphql`, CreateTaskDocument, { input: { title: 'before the outage' } }, user.token);
+    // Never seen by /graphql: its requests need a user lookup, which fails in the request context.
+    const stranger = await signUp(url);
     const cutAt = Date.now();
     gate.shut();
     const requests = 200;
@@ -52,6 +54,7 @@ describe('logs during a database outage under load (NODE_ENV=production)', () =>
           body: JSON.stringify({ email: user.email, password: user.password }),
         }),
       () => fetch(`${url}/readyz`),
+      () => fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${stranger.token}` }, body: JSON.stringify({ query: print(TasksDocument) }) }),
     ];
     const statuses: number[] = [];
     // 20 clients at a time, as a small burst of real traffic would be.
@@ -91,6 +94,10 @@ describe('logs during a database outage under load (NODE_ENV=production)', () =>
     const failure = others.find((l) => l['requestId'] && (l['err'] as { code?: unknown } | undefined)?.code);
     expect(failure).toEqual(
       expect.objectContaining({ requestId: expect.any(String), err: expect.objectContaining({ message: expect.any(String), code: expect.any(String) }) }),
+    );
+    // Including one that fails before any resolver runs (Apollo itself logs nothing then).
+    expect(others.find((l) => l.msg === 'could not build the request context')).toEqual(
+      expect.objectContaining({ requestId: expect.any(String), err: expect.objectContaining({ code: expect.any(String) }) }),
     );
     // No driver internals dumped into a line.
     expect(lines.every((l) => !JSON.stringify(l).includes('"_queryQueue"'))).toBe(true);

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
@@ -55,7 +56,15 @@ export function createContextFactory(deps: ContextDeps) {
   return async (req: IncomingMessage): Promise<Context> => {
     // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
     const requestId = typeof req.id === 'string' ? req.id : '';
-    const viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
+    let viewer: Viewer | null;
+    try {
+      viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
+    } catch (err) {
+      // Apollo answers a failed context without logging anything: an outage (the user lookup
+      // failing) would leave no trace of its cause. Refusals (GraphQLErrors) are no failure.
+      if (!(err instanceof GraphQLError)) deps.logger.error({ err, requestId }, 'could not build the request context');
+      throw err;
+    }
     // One EntityManager per request (forked when first needed): its identity map and unit of work
     // are this request's alone, and its owner filter is bound to the viewer.
     const em = () => {
