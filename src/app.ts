@@ -1,21 +1,26 @@
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { AUTH_BASE_PATH, authHandler, prepareAuth, type Auth } from './auth/auth.ts';
 import { createIdentity } from './auth/identity.ts';
 import { publicHostname, type Config } from './config.ts';
+import { connectionTag, tagUrl, terminateBackends } from './db/cancel.ts';
 import { databaseProbe, poolProbe } from './db/connection.ts';
-import { createPool, migrate, openDatabase } from './db/database.ts';
+import { createPool, migrate, openDatabase, sqlClient } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
+import { ServiceUnavailable } from './errors.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
-import { formatError, withoutSuggestions } from './graphql/errors.ts';
+import { domainRefusal, formatError, withoutSuggestions } from './graphql/errors.ts';
 import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, serviceUnavailableStatus, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
+import { trackRequests } from './http/drain.ts';
+import { idempotency } from './http/idempotency.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
-import { createHttpServer, type Routes } from './http/server.ts';
+import { sendJson } from './http/respond.ts';
+import { createHttpServer, type Handler, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { TaskSchema, type TaskTables } from './tasks/task.entity.ts';
@@ -27,7 +32,22 @@ export interface App {
   /** Better Auth in embedded mode; undefined when tokens come from elsewhere. */
   auth: Auth | undefined;
   logger: Logger;
-  /** Drains in-flight requests, then closes pools and stops an embedded PostgreSQL. */
+  /**
+   * Resolves once the app serves requests: database reachable, Better Auth's tables and the
+   * migrations applied, the signing key created. Until then every route but /healthz answers 503.
+   * Rejects only when `stop()` is called first.
+   */
+  ready: Promise<void>;
+  /**
+   * Registers work for the start of shutdown (e.g. closing WebSockets), run while requests drain;
+   * it shares the SHUTDOWN_TIMEOUT_MS deadline with them.
+   */
+  onStop(hook: () => unknown): void;
+  /**
+   * Stops accepting, drains in-flight requests for at most SHUTDOWN_TIMEOUT_MS, then terminates
+   * this instance's database backends (whatever still runs rolls back) and cuts the remaining
+   * connections; then closes pools and stops an embedded PostgreSQL. Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -36,55 +56,113 @@ const AUTH_POOL_SIZE = 4;
 
 export interface AppOptions {
   logger?: Logger;
+  /** Called once, at the first failed start-up attempt (the database is not there yet). */
+  onWaiting?: () => void;
 }
 
-/** The one place where the parts are wired together. Tests boot exactly this. */
+/** Start-up retries: from 250 ms, doubling, at most this long apart. */
+const MAX_RETRY_DELAY_MS = 2_000;
+/** While the database stays down, one "still waiting" line this often (not one per attempt). */
+const RETRY_LOG_INTERVAL_MS = 10_000;
+/** Bound on each step of shutdown that talks to the database after the deadline. */
+const CANCEL_TIMEOUT_MS = 2_000;
+/** Seconds a client is told to wait (Retry-After) while the server is not ready. */
+const NOT_READY_RETRY_AFTER_SECONDS = 2;
+
+class Stopped extends Error {
+  override name = 'Stopped';
+}
+
+/** A rejection after `ms`, for bounding a wait that has no timeout of its own. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** What makes two failed attempts "the same failure" for logging: the error's code or message. */
+function cause(err: unknown): string {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  return String(e.code ?? e.message ?? err);
+}
+
+/**
+ * The one place where the parts are wired together. Tests boot exactly this.
+ *
+ * The HTTP server listens at once (after starting an embedded PostgreSQL, whose problems are fatal
+ * and reported as such); the database-backed parts come up in the background, retrying with
+ * backoff while the database is unreachable, and every route but /healthz answers 503 until then.
+ */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config);
+  // Run in reverse order at shutdown, after the drain.
   const cleanups: Array<() => Promise<unknown>> = [];
-  const stopAll = async () => {
+  const stopHooks: Array<() => unknown> = [];
+  const closeAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       await cleanup().catch((err: unknown) => logger.error({ err }, 'error during shutdown'));
     }
   };
 
+  const database = await openDatabase(config, logger);
+  cleanups.push(() => database.stop());
   try {
-    const database = await openDatabase(config, logger);
-    cleanups.push(() => database.stop());
-    // The one pool of the application's data: MikroORM's, reached through its typed Kysely.
-    const orm = await createOrm(database.url, [TaskSchema], config.db.poolSize, config.db);
-    cleanups.push(() => orm.close());
+    // Every connection of this instance carries the tag, so shutdown can find and cancel them.
+    const tag = connectionTag();
+    const dbUrl = tagUrl(database.url, tag);
+    // After a forced cancel the connections are dead: closing them should take no time at all.
+    let closeTimeoutMs = CANCEL_TIMEOUT_MS;
+    // The one pool of the application's data: MikroORM's, reached through its typed Kysely. Nothing
+    // connects yet (MikroORM.init does not), so this works with the database down.
+    const orm = await createOrm(dbUrl, [TaskSchema], config.db.poolSize, config.db, logger);
+    cleanups.push(() => within(orm.close(true), closeTimeoutMs, 'closing the ORM'));
     const db = orm.em.fork().getKysely<TaskTables & UserTables>();
     // Better Auth's own small pool (see createPool); it connects lazily, so costs nothing unless embedded.
-    const authPool = createPool(database.url, AUTH_POOL_SIZE, config.db, logger);
-    cleanups.push(() => authPool.end());
-    const { auth, verifier, users } = await createIdentity(config, authPool, db, logger);
-    await migrate(database.url, orm, auth ? () => prepareAuth(auth) : undefined);
-    // Keys in hand before the first request: a cold cache is what refused valid tokens at start.
-    await verifier.warmUp();
+    const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger);
+    cleanups.push(() => within(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
+    const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, logger);
+
+    let isReady = false;
+    const notReadyError = new ServiceUnavailable('The server is starting and cannot reach its database yet; try again shortly.', NOT_READY_RETRY_AFTER_SECONDS);
+    const notReady = domainRefusal(notReadyError);
+    const unavailable = (res: Parameters<Handler>[1], body: unknown = notReady.body) => sendJson(res, notReady.status, body, notReady.headers);
 
     const handleAuth = auth ? authHandler(auth, config, logger, poolProbe(authPool)) : undefined;
     // A connection of its own, bounded: a pool busy with slow queries cannot make /readyz lie or hang.
-    const databaseUp = databaseProbe(database.url);
+    const databaseUp = databaseProbe(dbUrl);
     const ready = async () => {
+      if (!isReady) return false;
       const up = await databaseUp();
       if (!up) logger.warn('readiness check failed: database unreachable');
       return up;
     };
-    // Filled in once Apollo has started; the server does not listen before that.
+    // Filled in once Apollo has started.
     let handleGraphQL: Routes['graphql'] = () => Promise.reject(new Error('GraphQL is not started'));
     const httpServer = createHttpServer({
-      graphql: (req, res, search) => handleGraphQL(req, res, search),
-      auth: handleAuth,
+      graphql: async (req, res, search) => {
+        if (isReady) await handleGraphQL(req, res, search);
+        else unavailable(res);
+      },
+      auth: handleAuth
+        ? async (req, res) => {
+            if (isReady) await handleAuth(req, res);
+            else unavailable(res, { code: notReadyError.code, message: notReadyError.message });
+          }
+        : undefined,
       authBasePath: AUTH_BASE_PATH,
       trustedOrigins: config.auth.trustedOrigins,
       ready,
       logger,
     });
+    const requests = trackRequests(httpServer);
 
     const apollo = new ApolloServer<Context>({
       schema: buildSchema(),
       formatError: config.nodeEnv === 'production' ? withoutSuggestions(formatError) : formatError,
+      // Apollo's own messages (rare: warnings, a failing plugin) as JSON lines, not console text.
+      logger: logger.child({ component: 'apollo' }),
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
       validationRules: operationRules(config.graphql.limits),
@@ -95,11 +173,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
       hideSchemaDetailsFromClientErrors: config.nodeEnv === 'production',
       introspection: config.graphql.introspection,
-      // index.ts owns SIGTERM/SIGINT: drain, then close pools, then stop PostgreSQL, in that order.
+      // index.ts owns the signals; stop() below drains the HTTP server itself, with a deadline
+      // (Apollo's drain plugin has none that ends in a rollback).
       stopOnTerminationSignals: false,
       includeStacktraceInErrorResponses: config.nodeEnv === 'development',
       plugins: [
-        ApolloServerPluginDrainHttpServer({ httpServer }),
         // Responses carry no cache hints; the default plugin would instrument every field for them.
         ApolloServerPluginCacheControlDisabled(),
         logUnexpectedErrors,
@@ -114,10 +192,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => rateLimiter.close());
     await apollo.start();
     cleanups.push(() => apollo.stop());
-    handleGraphQL = apolloHandler(apollo, {
-      context: createContextFactory({ db, verifier, users, logger, rateLimit: rateLimiter.consume }),
-      maxBodyBytes: 1024 * 1024,
-    });
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -126,15 +200,84 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { port } = httpServer.address() as AddressInfo;
     const url = `http://${publicHostname(config.host)}:${port}`;
 
+    const abort = new AbortController();
+    const start = async () => {
+      const since = Date.now();
+      let attempts = 0;
+      let lastCause: string | undefined;
+      let lastLogged = 0;
+      for (;;) {
+        if (abort.signal.aborted) throw new Stopped();
+        try {
+          await migrate(dbUrl, orm, auth ? () => prepareAuth(auth) : undefined);
+          await loadKeys();
+          break;
+        } catch (err) {
+          // Shutting down closed the pool under this attempt: nothing to report.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have aborted while we awaited
+          if (abort.signal.aborted) throw new Stopped();
+          attempts++;
+          if (attempts === 1) options.onWaiting?.();
+          // One line per distinct failure, then one "still failing" line per interval: an hour
+          // without a database writes a few hundred lines, not one per retry.
+          const now = Date.now();
+          if (cause(err) !== lastCause || now - lastLogged >= RETRY_LOG_INTERVAL_MS) {
+            logger.warn({ err, attempts, waitingMs: now - since }, 'cannot start yet: database unavailable; retrying');
+            lastCause = cause(err);
+            lastLogged = now;
+          }
+          const delay = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** Math.min(attempts - 1, 10));
+          await sleep(delay * (0.8 + Math.random() * 0.4), undefined, { signal: abort.signal }).catch(() => {});
+        }
+      }
+      handleGraphQL = apolloHandler(apollo, {
+        context: createContextFactory({ db, verifier, users, logger, rateLimit: rateLimiter.consume }),
+        maxBodyBytes: 1024 * 1024,
+        // Keys live in the application's database, through the one pool.
+        idempotent: idempotency({ db: sqlClient(db), verifier, logger, maxTokens: config.graphql.limits.maxTokens }),
+      });
+      isReady = true;
+      if (attempts > 0) logger.info({ attempts, waitingMs: Date.now() - since }, 'database reachable: ready');
+    };
+    const readyPromise = start();
+    readyPromise.catch(() => {});
+
+    const stop = async () => {
+      abort.abort();
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      const hooks = Promise.allSettled(stopHooks.map((hook) => Promise.resolve().then(hook))).then((results) => {
+        for (const r of results) if (r.status === 'rejected') logger.error({ err: r.reason }, 'error in a stop hook');
+      });
+      const drained = await requests.drain(deadline);
+      if (!drained) {
+        // Past the deadline: whatever still runs is cancelled and rolls back, so that nothing a
+        // client never heard about commits later (a write waiting on a lock, say).
+        logger.warn({ inFlight: requests.inFlight(), shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline reached: cancelling requests still in flight');
+        const terminated = await terminateBackends(database.url, tag, CANCEL_TIMEOUT_MS).catch((err: unknown) => {
+          logger.warn({ err }, 'could not cancel database work (database unreachable?)');
+          return 0;
+        });
+        if (terminated > 0) logger.info({ terminated }, 'database connections terminated; their transactions rolled back');
+        requests.cutAll();
+        closeTimeoutMs = 500;
+      }
+      await within(hooks, Math.max(0, deadline - Date.now()) + CANCEL_TIMEOUT_MS, 'stop hooks').catch((err: unknown) =>
+        logger.warn({ err }, 'stop hooks did not finish'),
+      );
+      await closeAll();
+    };
+
     let stopping: Promise<void> | undefined;
     return {
       url,
       auth,
       logger,
-      stop: () => (stopping ??= stopAll()),
+      ready: readyPromise,
+      onStop: (hook) => void stopHooks.push(hook),
+      stop: () => (stopping ??= stop()),
     };
   } catch (err) {
-    await stopAll();
+    await closeAll();
     throw err;
   }
 }

@@ -1,13 +1,79 @@
-import { pino, type Logger } from 'pino';
+import { pino, stdSerializers, type Logger, type LogFn } from 'pino';
 import type { Config } from './config.ts';
 
 export type { Logger };
 
-/** Structured JSON logs; human-readable lines in development (pino-pretty in a worker thread). */
+/** Repeats of one warning or error within this window are counted, not written. */
+export const REPEAT_WINDOW_MS = 10_000;
+
+// Properties some errors carry that are no part of the failure: node-postgres puts its whole
+// client (connection state, type tables: several KB) on errors it emits.
+const NOISE = ['client', 'connection'];
+
+/** pino's error serializer (message, type, stack, code, cause...) without the noise. */
+export function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const serialized = stdSerializers.err(err) as unknown as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(serialized).filter(([key]) => !NOISE.includes(key)));
+}
+
+type Args = Parameters<LogFn>;
+
+/**
+ * Turns a flood of one failure into a few lines: the first warning or error with a given message
+ * and error code (or message) is written as it is; repeats within REPEAT_WINDOW_MS are counted,
+ * and when the window closes one line says "<message> (repeated N times in the last 10 s)". A
+ * database outage under load then writes a bounded number of lines however many requests fail.
+ * Request lines (pino-http's, which carry `res`) are never folded: one per request.
+ */
+export function repeatFilter(windowMs = REPEAT_WINDOW_MS) {
+  const windows = new Map<string, { count: number; timer: NodeJS.Timeout }>();
+  return function logMethod(this: Logger, args: Args, method: LogFn, level: number): void {
+    const [first, second] = args as unknown[];
+    const fields = typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : undefined;
+    if (level < 40 || !fields || 'res' in fields) {
+      method.apply(this, args);
+      return;
+    }
+    const message = typeof second === 'string' ? second : '';
+    const err = (fields['err'] ?? {}) as { code?: unknown; message?: unknown };
+    const cause = [err.code, err.message].find((v) => typeof v === 'string' || typeof v === 'number') ?? '';
+    const key = `${level}\u0000${message}\u0000${cause}`;
+    const open = windows.get(key);
+    if (open) {
+      open.count++;
+      return;
+    }
+    method.apply(this, args);
+    const close = () => {
+      const window = windows.get(key);
+      if (!window || window.count === 0) {
+        windows.delete(key);
+        return;
+      }
+      const repeated = window.count;
+      method.apply(this, [
+        { ...fields, repeated, windowMs },
+        `${message} (repeated ${repeated} times in the last ${Math.round(windowMs / 1000)} s)`,
+      ] as unknown as Args);
+      // Still happening: keep counting for one more window.
+      window.count = 0;
+      window.timer = setTimeout(close, windowMs).unref();
+    };
+    windows.set(key, { count: 0, timer: setTimeout(close, windowMs).unref() });
+  };
+}
+
+/**
+ * Structured JSON logs, one object per line (human-readable lines in development: pino-pretty
+ * in a worker thread), with repeated warnings and errors folded (see `repeatFilter`).
+ */
 export function createLogger(config: Pick<Config, 'logLevel' | 'nodeEnv'>): Logger {
   return pino({
     level: config.logLevel,
     redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'res.headers["set-auth-jwt"]'],
+    serializers: { err: serializeError },
+    hooks: { logMethod: repeatFilter() },
     ...(config.nodeEnv === 'development'
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),

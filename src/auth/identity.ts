@@ -21,6 +21,8 @@ export interface Identity {
   auth: Auth | undefined;
   verifier: TokenVerifier;
   users: UserDirectory;
+  /** Loads the verification keys (embedded mode: from the database); rejects when it cannot. */
+  loadKeys: () => Promise<void>;
 }
 
 /** A remote key set is re-read at least this often, in the background, if its server answers. */
@@ -63,5 +65,11 @@ export async function createIdentity(config: Config, authPool: pg.Pool, users: K
     clockSkewSeconds: settings.clockSkewSeconds,
     maxTokenAgeSeconds: settings.maxTokenAgeSeconds,
   });
-  return { auth, verifier, users: directory };
+  const loadKeys = async () => {
+    // Only where the keys come from this deployment's own database, which readiness waits for; a
+    // remote issuer being down must not keep this server from starting (its keys load on first use).
+    const loaded = await keys.warmUp();
+    if (settings.mode === 'embedded' && !loaded) throw new Error('could not load the signing keys');
+  };
+  return { auth, verifier, users: directory, loadKeys };
 }

@@ -31,15 +31,15 @@ export interface TokenVerifier {
   /** The viewer the token stands for; rejects with TokenRejected and nothing else. */
   verify(token: string): Promise<Viewer>;
   /** Loads the verification keys; called at start-up, before the server listens. */
-  warmUp(): Promise<void>;
+  warmUp(): Promise<boolean>;
 }
 
 /** Where verification keys come from, and a counter that changes whenever they change. */
 export interface KeySource {
   key: JWTVerifyGetKey | webcrypto.CryptoKey;
   generation(): number;
-  /** Loads the keys now (at start-up, before the server listens), so that no request waits for them. */
-  warmUp(): Promise<void>;
+  /** Loads the keys now (at start-up, before the server is ready); true when a key set is in memory afterwards. */
+  warmUp(): Promise<boolean>;
 }
 
 export interface VerifierOptions {
@@ -152,14 +152,14 @@ export function cachedKeySet(load: () => Promise<JSONWebKeySet>, { cooldownMs, m
   return {
     key,
     generation: () => generation,
-    warmUp: () => reload(),
+    warmUp: () => reload().then(() => local !== undefined),
   };
 }
 
 /** A fixed HS256 key, imported once (not on every verification). */
 export async function sharedSecretKey(secret: string): Promise<KeySource> {
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
-  return { key, generation: () => 0, warmUp: () => Promise.resolve() };
+  return { key, generation: () => 0, warmUp: () => Promise.resolve(true) };
 }
 
 // Subjects are ids: printable, and short enough for an index. (A NUL would even fail in PostgreSQL.)

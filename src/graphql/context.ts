@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
 import type { Kysely } from 'kysely';
 import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
 import { databaseError } from '../db/errors.ts';
@@ -67,6 +68,9 @@ export function createContextFactory(deps: ContextDeps) {
       // A domain error here (the user lookup found the database down) fails the whole request with
       // its HTTP status (503 and Retry-After); thrown as it is, Apollo would answer 500.
       const domain = databaseError(err);
+      // Apollo answers a failed context without logging anything: an outage would leave no trace of
+      // its cause. Refusals (GraphQLErrors) are no failure.
+      if (!(err instanceof GraphQLError)) deps.logger.error({ err, requestId }, 'could not build the request context');
       throw domain instanceof DomainError ? requestError(domain) : domain;
     }
     // Over the limit: the whole request is refused with 429 and Retry-After, before anything runs.

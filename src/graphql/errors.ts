@@ -26,6 +26,12 @@ export const ErrorCode = {
   TOO_MANY_ALIASES: 'TOO_MANY_ALIASES',
   /** Over the token limit (GRAPHQL_MAX_TOKENS); not even parsed. HTTP 400. */
   TOO_MANY_TOKENS: 'TOO_MANY_TOKENS',
+  /** `Idempotency-Key` empty or longer than 255 characters: HTTP 400. */
+  IDEMPOTENCY_KEY_INVALID: 'IDEMPOTENCY_KEY_INVALID',
+  /** The same `Idempotency-Key` was used with another request body: HTTP 422. */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** The first request with this `Idempotency-Key` is still running: HTTP 409 and `Retry-After`. */
+  IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -203,4 +209,27 @@ export function withoutSuggestions(format: typeof formatError): typeof formatErr
     const result = format(formatted, error);
     return result.message.includes('Did you mean') ? { ...result, message: result.message.replace(SUGGESTION, '') } : result;
   };
+}
+
+/** An HTTP response built outside Apollo, in the GraphQL response shape clients already parse. */
+export interface Refusal {
+  status: number;
+  headers: Record<string, string>;
+  body: { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+}
+
+/**
+ * A GraphQL request refused before it reaches Apollo (the server is still starting, a problem with
+ * its Idempotency-Key): one error with `code`, the HTTP `status`, and `Retry-After` when given.
+ */
+export function refusal(status: number, code: string, message: string, retryAfterSeconds?: number, details: Record<string, unknown> = {}): Refusal {
+  const headers: Record<string, string> = {};
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  return { status, headers, body: { errors: [{ message, extensions: { ...details, code } }] } };
+}
+
+/** `refusal` for a domain error, with the status `requestError` gives it. */
+export function domainRefusal(error: DomainError): Refusal {
+  const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return refusal(REQUEST_STATUS[error.code] ?? 400, error.code, error.message, typeof retryAfter === 'number' ? retryAfter : undefined, error.details);
 }

@@ -1,12 +1,27 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
 import { BodyTimeout, BodyTooLarge, readBody } from './body.ts';
+import { IDEMPOTENCY_HEADER, type BufferedResponse, type IdempotentHandler } from './idempotency.ts';
 import { sendJson, sendRequestTimeout } from './respond.ts';
 
 export interface ApolloHandlerOptions<TContext extends BaseContext> {
   context: (req: IncomingMessage) => Promise<TContext>;
   /** Larger request bodies are refused with 413 before they are parsed. */
   maxBodyBytes: number;
+  /** POSTs carrying an `Idempotency-Key` go through this (src/http/idempotency.ts). */
+  idempotent?: IdempotentHandler;
+}
+
+/** A whole response as one string (the idempotency store keeps and replays it). */
+async function buffer(result: HTTPGraphQLResponse): Promise<BufferedResponse> {
+  let body: string;
+  if (result.body.kind === 'complete') {
+    body = result.body.string;
+  } else {
+    body = '';
+    for await (const chunk of result.body.asyncIterator) body += chunk;
+  }
+  return { status: result.status ?? 200, headers: Object.fromEntries(result.headers), body };
 }
 
 /** A request refused before Apollo sees it, in GraphQL's error shape; the codes match /api/auth's. */
@@ -48,10 +63,16 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const result = await server.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method?.toUpperCase() ?? 'GET', headers, search, body },
-      context: () => options.context(req),
-    });
+    const execute = () =>
+      server.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method?.toUpperCase() ?? 'GET', headers, search, body },
+        context: () => options.context(req),
+      });
+    if (options.idempotent && req.method === 'POST' && req.headers[IDEMPOTENCY_HEADER] !== undefined) {
+      await options.idempotent(req, res, body, async () => buffer(await execute()));
+      return;
+    }
+    const result = await execute();
     for (const [name, value] of result.headers) res.setHeader(name, value);
     res.statusCode = result.status ?? 200;
     if (result.body.kind === 'complete') {

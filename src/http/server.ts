@@ -77,7 +77,7 @@ export function createHttpServer(routes: Routes): http.Server {
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
     const fail = (err: unknown) => {
-      logger.error({ err, url }, 'request failed');
+      logger.error({ err, url, requestId: req.id }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.destroy();
     };

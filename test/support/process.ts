@@ -14,7 +14,9 @@ export function tempDataDir(): string {
 export interface ServerProcess {
   child: ChildProcess;
   output(): string;
-  /** Resolves with the server's base URL once it logs that it is listening. */
+  /** Resolves with the server's base URL once it listens (/healthz answers; the API may not yet). */
+  listening: Promise<string>;
+  /** Resolves with the server's base URL once it logs that the API is ready (not merely listening). */
   ready: Promise<string>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -33,16 +35,31 @@ export function runServer(env: Record<string, string>): ServerProcess {
   });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /GraphQL API: (http:\/\/\S+)\/graphql/.exec(out);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => reject(new Error(`server exited with ${code} before it was ready:\n${out}`)));
-  });
-  ready.catch(() => {});
-  return { child, output: () => out, ready, exited };
+  const waitFor = (pattern: RegExp, what: string) => {
+    const found = new Promise<string>((resolve, reject) => {
+      const onData = () => {
+        const match = pattern.exec(out);
+        if (match) resolve(match[1]!);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      void exited.then((code) => reject(new Error(`server exited with ${code} before it was ${what}:\n${out}`)));
+    });
+    found.catch(() => {});
+    return found;
+  };
+  const collect = (chunk: Buffer) => {
+    out += chunk.toString();
+  };
+  // Registered first, so that the matchers below see each chunk already appended.
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  return {
+    child,
+    output: () => out,
+    listening: waitFor(/listening on (http:\/\/[^\s;]+)/, 'listening'),
+    // Without "(not ready: ...)" after it, this line means the API serves requests.
+    ready: waitFor(/GraphQL API: (http:\/\/\S+)\/graphql {2}\|/, 'ready'),
+    exited,
+  };
 }

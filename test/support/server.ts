@@ -6,6 +6,23 @@ import { parseConfig, type Config } from '../../src/config.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
+const READY_TIMEOUT_MS = 20_000;
+
+/** Resolves once `app.ready` does; rejects after `ms`. */
+export async function waitReady(app: App, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      app.ready,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the app was not ready within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface TestServer {
   url: string;
   graphqlUrl: string;
@@ -55,6 +72,14 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   } catch (err) {
     await database.drop();
     throw err;
+  }
+  // createApp resolves once listening; tests start once the app serves requests (bounded).
+  try {
+    await waitReady(app, READY_TIMEOUT_MS);
+  } catch (err) {
+    await app.stop();
+    await database.drop();
+    throw new Error(`${(err as Error).message}; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
   }
   return {
     url: app.url,

@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getOperationAST, OperationTypeNode, parse } from 'graphql';
+import type { TokenVerifier } from '../auth/token-verifier.ts';
+import { ServiceUnavailable } from '../errors.ts';
+import { domainRefusal, ErrorCode, refusal, type Refusal } from '../graphql/errors.ts';
+import type { Logger } from '../logger.ts';
+import { sendJson } from './respond.ts';
+
+/** The one thing idempotency needs of the database: a query. (app.ts hands in its pool.) */
+export interface SqlClient {
+  query(text: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
+
+/** A whole response, held in memory so that it can be stored and replayed byte for byte. */
+export interface BufferedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Runs the request through Apollo and buffers its response. */
+export type Execute = () => Promise<BufferedResponse>;
+
+/** Handles a POST /graphql carrying an `Idempotency-Key` header, from the parsed body on. */
+export type IdempotentHandler = (req: IncomingMessage, res: ServerResponse, body: unknown, execute: Execute) => Promise<void>;
+
+export interface IdempotencyOptions {
+  db: SqlClient;
+  verifier: TokenVerifier;
+  logger: Logger;
+  /** Token limit for parsing the operation (to tell a mutation); the operation limits' own. */
+  maxTokens: number;
+  /** How long a key and its response are kept. */
+  ttlMs?: number;
+  /** How long a repeat waits for the first request to finish before 409 IDEMPOTENCY_IN_PROGRESS. */
+  waitMs?: number;
+  /** How long a claim holds while its request runs: after it, a repeat may run (the first died). */
+  leaseMs?: number;
+}
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+/** Set to `true` on a response replayed from the store. */
+export const REPLAYED_HEADER = 'idempotency-replayed';
+export const MAX_KEY_LENGTH = 255;
+
+const DAY_MS = 24 * 3600_000;
+const POLL_MS = 100;
+const CLEANUP_INTERVAL_MS = 60_000;
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+// Printable ASCII, as an HTTP header value is in practice (UUIDs, ULIDs, base64).
+const KEY = /^[\x20-\x7e]+$/;
+/**
+ * Outcomes that say nothing about whether the mutation ran to completion (outage, overload, a
+ * bug): the key is released so that a retry runs, instead of replaying the failure for a day.
+ */
+const RETRYABLE = new Set<string>([ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL_SERVER_ERROR]);
+
+/** JSON with object keys sorted: the same request in another key order hashes the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  // undefined (and functions) have no JSON text.
+  return value === undefined ? 'null' : JSON.stringify(value);
+}
+
+function send(res: ServerResponse, response: Refusal): void {
+  sendJson(res, response.status, response.body, response.headers);
+}
+
+function sendBuffered(res: ServerResponse, response: BufferedResponse, extra: Record<string, string> = {}): void {
+  res.writeHead(response.status, { ...response.headers, ...extra, 'content-length': Buffer.byteLength(response.body) }).end(response.body);
+}
+
+/** Whether a response may be stored: the operation ran and its outcome is final. */
+function final(response: BufferedResponse): boolean {
+  if (response.status >= 500 || response.status === 429) return false;
+  try {
+    const { errors } = JSON.parse(response.body) as { errors?: Array<{ extensions?: { code?: unknown } }> };
+    return !errors?.some((e) => RETRYABLE.has(String(e.extensions?.code)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Idempotent retries of mutations (the `Idempotency-Key` header, as in the IETF draft and
+ * Stripe's API). A mutation runs once per user and key within `ttlMs` (24 h): a repeat with the
+ * same body gets the first response (status, headers, body, plus `Idempotency-Replayed: true`),
+ * from any instance sharing the database, and also while the first still runs (it waits up to
+ * `waitMs`, then gets 409 IDEMPOTENCY_IN_PROGRESS with Retry-After). The same key with another
+ * body: 422 IDEMPOTENCY_KEY_REUSED. An empty key or one over 255 characters: 400
+ * IDEMPOTENCY_KEY_INVALID. Queries and requests without a valid token just run (anonymous
+ * mutations are refused by @auth anyway). Failures that may be retried (5xx, 429, outage and
+ * internal errors) release the key instead of being stored.
+ */
+export function idempotency(options: IdempotencyOptions): IdempotentHandler {
+  const { db, verifier, logger } = options;
+  const ttlMs = options.ttlMs ?? DAY_MS;
+  const waitMs = options.waitMs ?? 5_000;
+  const leaseMs = options.leaseMs ?? 60_000;
+  let lastCleanup = 0;
+
+  const cleanup = () => {
+    if (Date.now() - lastCleanup < CLEANUP_INTERVAL_MS) return;
+    lastCleanup = Date.now();
+    // Opportunistic and bounded: a few expired rows per minute per instance keep up with any
+    // realistic rate of keys, and never hold a long lock.
+    db.query(
+      'delete from idempotency_key where ctid in (select ctid from idempotency_key where expires_at < now() limit 1000)',
+    ).catch((err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'));
+  };
+
+  const userOf = async (header: string | undefined): Promise<string | undefined> => {
+    const token = header ? BEARER.exec(header)?.[1] : undefined;
+    if (!token) return undefined;
+    try {
+      return (await verifier.verify(token)).id;
+    } catch {
+      return undefined; // the context refuses the token with its usual 401
+    }
+  };
+
+  const isMutation = (body: unknown): boolean => {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+    const { query, operationName } = body as { query?: unknown; operationName?: unknown };
+    if (typeof query !== 'string') return false;
+    try {
+      const operation = getOperationAST(parse(query, { maxTokens: options.maxTokens }), typeof operationName === 'string' ? operationName : undefined);
+      return operation?.operation === OperationTypeNode.MUTATION;
+    } catch {
+      return false; // Apollo reports the syntax error
+    }
+  };
+
+  /** Claims (user, key) for this request: true when it is ours to run. */
+  const claim = async (userId: string, key: string, hash: string): Promise<boolean> => {
+    const { rowCount } = await db.query(
+      `insert into idempotency_key (user_id, key, request_hash, locked_until, expires_at)
+       values ($1, $2, $3, now() + $4 * interval '1 millisecond', now() + $5 * interval '1 millisecond')
+       on conflict (user_id, key) do update
+         set request_hash = excluded.request_hash, status = null, headers = null, body = null,
+             locked_until = excluded.locked_until, created_at = now(), expires_at = excluded.expires_at
+         where idempotency_key.expires_at <= now()
+            or (idempotency_key.status is null and idempotency_key.locked_until <= now()
+                and idempotency_key.request_hash = excluded.request_hash)`,
+      [userId, key, hash, leaseMs, ttlMs],
+    );
+    return rowCount === 1;
+  };
+
+  interface Existing {
+    request_hash: string;
+    status: number | null;
+    headers: Record<string, string> | null;
+    body: string | null;
+  }
+  const existing = async (userId: string, key: string): Promise<Existing | undefined> => {
+    const { rows } = await db.query(
+      'select request_hash, status, headers, body from idempotency_key where user_id = $1 and key = $2 and expires_at > now()',
+      [userId, key],
+    );
+    return rows[0] as Existing | undefined;
+  };
+
+  const release = (userId: string, key: string) =>
+    db.query('delete from idempotency_key where user_id = $1 and key = $2 and status is null', [userId, key]);
+
+  const store = (userId: string, key: string, response: BufferedResponse) =>
+    db.query('update idempotency_key set status = $3, headers = $4, body = $5 where user_id = $1 and key = $2', [
+      userId,
+      key,
+      response.status,
+      JSON.stringify(response.headers),
+      response.body,
+    ]);
+
+  const unavailable = (err: unknown) => {
+    logger.warn({ err }, 'idempotency store unavailable');
+    return domainRefusal(new ServiceUnavailable('The service is temporarily unavailable; retry with the same Idempotency-Key.', 2));
+  };
+
+  return async (req, res, body, execute) => {
+    const key = req.headers[IDEMPOTENCY_HEADER];
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH || !KEY.test(key)) {
+      send(
+        res,
+        refusal(
+          400,
+          ErrorCode.IDEMPOTENCY_KEY_INVALID,
+          `The Idempotency-Key header must be 1 to ${MAX_KEY_LENGTH} printable ASCII characters (a UUID, say).`,
+        ),
+      );
+      return;
+    }
+    const userId = await userOf(req.headers.authorization);
+    if (userId === undefined || !isMutation(body)) {
+      sendBuffered(res, await execute());
+      return;
+    }
+    const hash = createHash('sha256').update(canonical(body)).digest('hex');
+
+    const until = Date.now() + waitMs;
+    for (;;) {
+      let mine: boolean;
+      let first: Existing | undefined;
+      try {
+        mine = await claim(userId, key, hash);
+        first = mine ? undefined : await existing(userId, key);
+      } catch (err) {
+        send(res, unavailable(err));
+        return;
+      }
+      if (mine) break;
+      if (!first) continue; // released (or expired) in between: claim again
+      if (first.request_hash !== hash) {
+        send(
+          res,
+          refusal(422, ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This Idempotency-Key was already used with another request; use a new key for a new request.'),
+        );
+        return;
+      }
+      if (first.status !== null) {
+        sendBuffered(res, { status: first.status, headers: first.headers ?? {}, body: first.body ?? '' }, { [REPLAYED_HEADER]: 'true' });
+        return;
+      }
+      if (Date.now() >= until) {
+        send(res, refusal(409, ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'A request with this Idempotency-Key is still running; retry shortly.', 1));
+        return;
+      }
+      await sleep(POLL_MS);
+    }
+    cleanup();
+
+    let response: BufferedResponse;
+    try {
+      response = await execute();
+    } catch (err) {
+      await release(userId, key).catch((e: unknown) => logger.warn({ err: e }, 'could not release an idempotency key'));
+      throw err;
+    }
+    // Stored before it is sent: once the client has the response, a retry replays it.
+    try {
+      if (final(response)) await store(userId, key, response);
+      else await release(userId, key);
+    } catch (err) {
+      // The key stays claimed until its lease ends; a retry before then gets 409.
+      logger.error({ err }, 'could not record the outcome of an idempotent request');
+    }
+    sendBuffered(res, response);
+  };
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { freePort } from '../src/db/embedded.ts';
+import { CreateTaskDocument, TaskDocument, UpdateTaskDocument } from './generated/graphql.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { startDbGate } from './support/db-gate.ts';
+import { expectData, execute } from './support/graphql.ts';
+import { runServer, tempDataDir, type ServerProcess } from './support/process.ts';
+import { signIn, signUp } from './support/users.ts';
+
+const cleanups: Array<() => unknown> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 100 ms until it returns true; fails after `ms`. */
+async function until(what: string, ms: number, check: () => Promise<boolean> | boolean): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - start;
+    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A server process on `database`, production-like (JSON logs), killed at the end if still running. */
+async function serverOn(databaseUrl: string, env: Record<string, string> = {}): Promise<{ server: ServerProcess; url: string }> {
+  const port = await freePort();
+  const server = runServer({
+    NODE_ENV: 'production',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
+    BETTER_AUTH_URL: `http://localhost:${port}`,
+    ...env,
+  });
+  cleanups.push(() => server.child.kill('SIGKILL'));
+  return { server, url: `http://localhost:${port}` };
+}
+
+async function freshDatabase(): Promise<TestDatabase> {
+  const database = await createTestDatabase();
+  cleanups.push(() => database.drop());
+  return database;
+}
+
+describe('starting without a database', () => {
+  it('listens at once, answers 503 until the database appears, then becomes ready on its own', async () => {
+    const database = await freshDatabase();
+    const gate = await startDbGate(database.url, { open: false });
+    cleanups.push(() => gate.close());
+    const { server, url } = await serverOn(gate.url);
+    await server.listening;
+
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    const graphql = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ serverVersion }' }),
+    });
+    expect(graphql.status).toBe(503);
+    expect(Number(graphql.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await graphql.json()).toEqual({ errors: [{ message: expect.any(String), extensions: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE' }) }] });
+    const auth = await fetch(`${url}/api/auth/get-session`);
+    expect(auth.status).toBe(503);
+    expect(auth.headers.get('retry-after')).not.toBeNull();
+
+    // Whoever waits for the address sees it, marked as not ready.
+    await until('the address is announced as not ready', 10_000, () =>
+      /GraphQL API: http:\/\/\S+\/graphql \(not ready: waiting for the database/.test(server.output()),
+    );
+    // It stays so while the database is down (several retries meanwhile, logged as a few lines).
+    for (let i = 0; i < 30; i++) {
+      const statuses = await Promise.all([`${url}/readyz`, `${url}/api/auth/get-session`].map(async (u) => (await fetch(u)).status));
+      expect(statuses).toEqual([503, 503]);
+    }
+    gate.open();
+    const waited = await until('ready after the database appeared', 15_000, async () => (await fetch(`${url}/readyz`)).status === 200);
+    expect(waited).toBeLessThan(15_000);
+    await server.ready;
+
+    const user = await signUp(url);
+    const { createTask } = await expectData(`${url}/graphql`, CreateTaskDocument, { input: { title: 'after the outage' } }, user.token);
+    expect(createTask.title).toBe('after the outage');
+
+    const lines = server.output().split('\n').filter(Boolean);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    const retries = lines.map((l) => JSON.parse(l) as { msg: string; attempts?: number }).filter((l) => l.msg.startsWith('cannot start yet'));
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(retries.length).toBeLessThanOrEqual(2);
+    expect(retries[0]).toMatchObject({ attempts: 1, err: expect.objectContaining({ message: expect.any(String) }) });
+
+    // SIGTERM with an idle keep-alive connection open (fetch keeps them): no waiting for it.
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(3000);
+  });
+});
+
+describe('SIGTERM with a write stuck on a lock', () => {
+  it('exits within SHUTDOWN_TIMEOUT_MS and the write, never answered, is rolled back', async () => {
+    const database = await freshDatabase();
+    const { server, url } = await serverOn(database.url, { SHUTDOWN_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '600000' });
+    await server.ready;
+    const user = await signUp(url);
+    const graphqlUrl = `${url}/graphql`;
+    const { createTask } = await expectData(graphqlUrl, CreateTaskDocument, { input: { title: 'original' } }, user.token);
+
+    const locker = new pg.Client({ connectionString: database.url });
+    await locker.connect();
+    cleanups.push(() => locker.end());
+    await locker.query('begin');
+    await locker.query('select 1 from task where id = $1 for update', [createTask.id]);
+
+    const update = execute(graphqlUrl, UpdateTaskDocument, { id: createTask.id, input: { title: 'changed during shutdown' } }, user.token).then(
+      (result) => ({ answered: true, result }),
+      (err: unknown) => ({ answered: false, err }),
+    );
+    await until('the update waits on the lock', 10_000, async () => {
+      await locker.query('select pg_stat_clear_snapshot()');
+      const { rows } = await locker.query(
+        "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()",
+      );
+      return rows.length > 0;
+    });
+
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    const took = Date.now() - signalled;
+    expect(took).toBeGreaterThanOrEqual(1000);
+    expect(took).toBeLessThan(1000 + 3000);
+
+    // The client got no success: either the connection was cut or an error came back.
+    const outcome = await update;
+    if (outcome.answered) expect((outcome as { result: { data: unknown } }).result.data).toBeNull();
+
+    // No backend of the server is left waiting: PostgreSQL does not notice a vanished client while
+    // a statement waits on a lock, so only a cancel stops it from running on once the lock goes.
+    // (Terminated backends take a moment to go; a write merely cut off would wait forever.)
+    await until('no backend of the server is left', 3000, async () => {
+      // Inside a transaction, pg_stat_activity is a snapshot: take a new one each time.
+      await locker.query('select pg_stat_clear_snapshot()');
+      const { rows: left } = await locker.query(
+        "select pid from pg_stat_activity where datname = current_database() and application_name like 'taskgraph-%'",
+      );
+      return left.length === 0;
+    });
+    // Only now does the lock go away: a write still waiting in PostgreSQL would go ahead here.
+    await locker.query('commit');
+    const { rows } = await locker.query<{ title: string }>('select title from task where id = $1', [createTask.id]);
+    expect(rows).toEqual([{ title: 'original' }]);
+  });
+});
+
+describe('after kill -9', () => {
+  it('the next start stops the orphaned embedded PostgreSQL and comes up with the data kept', async () => {
+    const dataDir = tempDataDir();
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const env = { DATA_DIR: dataDir, PORT: String(await freePort()) };
+    const first = runServer(env);
+    cleanups.push(() => first.child.kill('SIGKILL'));
+    const url = await first.ready;
+    const user = await signUp(url);
+    const { createTask } = await expectData(`${url}/graphql`, CreateTaskDocument, { input: { title: 'survives kill -9' } }, user.token);
+    const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
+    const orphan = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(alive(orphan)).toBe(true); // what kill -9 leaves behind
+
+    const second = runServer(env);
+    cleanups.push(() => second.child.kill('SIGKILL'));
+    const again = await second.ready;
+    expect(second.output()).toContain('left running by a server that was killed');
+    expect(alive(orphan)).toBe(false);
+    const cookie = await signIn(again, user.email, user.password);
+    expect(cookie).toContain('session_token');
+    const { task } = await expectData(`${again}/graphql`, TaskDocument, { id: createTask.id }, user.token);
+    expect(task?.title).toBe('survives kill -9');
+
+    const postgres = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(alive(postgres)).toBe(false);
+  });
+});
