@@ -15,6 +15,7 @@ import { logUnexpectedErrors, unauthenticatedStatus } from './graphql/plugins.ts
 import { apolloHandler } from './http/apollo-handler.ts';
 import { createHttpServer, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
+import { startLive } from './live.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { TaskSchema } from './tasks/task.entity.ts';
 
@@ -51,6 +52,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const orm = await createOrm(database.url, [TaskSchema]);
     cleanups.push(() => orm.close());
     await migrate(pool, orm, auth ? () => prepareAuth(auth) : undefined);
+    // Live updates: the LISTEN connection and task events (src/live.ts); needs the migrated triggers.
+    const live = await startLive(config, database.url, users, logger);
+    cleanups.push(() => live.stop());
 
     const handleAuth = auth ? authHandler(auth, config) : undefined;
     const ready = async () => {
@@ -73,8 +77,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger,
     });
 
+    const schema = buildSchema();
     const apollo = new ApolloServer<Context>({
-      schema: buildSchema(),
+      schema,
       formatError,
       // Compact JSON: Apollo's default pretty-prints every response (more CPU, more bytes).
       stringifyResult: (result) => JSON.stringify(result),
@@ -100,10 +105,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     await apollo.start();
     cleanups.push(() => apollo.stop());
+    const contextDeps = { orm, db: pool, verifier, users, logger, changes: live.changes };
     handleGraphQL = apolloHandler(apollo, {
-      context: createContextFactory({ orm, db: pool, verifier, users, logger }),
+      context: createContextFactory(contextDeps),
       maxBodyBytes: 1024 * 1024,
     });
+    // Subscriptions over WebSocket on /graphql. Registered after Apollo's stop so that it runs
+    // before it: sockets close with 1001 first; Apollo's HTTP drain would cut them after its grace.
+    const sockets = live.serve(httpServer, schema, contextDeps);
+    cleanups.push(() => sockets.stop());
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

@@ -5,7 +5,7 @@ import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
 import type { Viewer } from '../users/user.model.ts';
 import type { Logger } from '../logger.ts';
 import { TaskRepository } from '../tasks/task.repository.ts';
-import { TaskService } from '../tasks/task.service.ts';
+import { TaskService, type TaskChangeSource } from '../tasks/task.service.ts';
 import type { UserDirectory } from '../users/user.directory.ts';
 import { invalidToken } from './errors.ts';
 
@@ -24,6 +24,8 @@ export interface ContextDeps {
   verifier: TokenVerifier;
   users: UserDirectory;
   logger: Logger;
+  /** Live task changes, for subscriptions. */
+  changes?: TaskChangeSource;
 }
 
 /** Longer than any token this API issues; longer ones are refused before any parsing. */
@@ -56,18 +58,26 @@ export function createContextFactory(deps: ContextDeps) {
     // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
     const requestId = typeof req.id === 'string' ? req.id : '';
     const viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
-    // One EntityManager per request (forked when first needed): its identity map and unit of work
-    // are this request's alone, and its owner filter is bound to the viewer.
-    const em = () => {
-      const fork = deps.orm.em.fork();
-      if (viewer) fork.setFilterParams('owner', { id: viewer.id });
-      return fork;
-    };
-    return {
-      requestId,
-      logger: deps.logger.child({ requestId }),
-      viewer,
-      tasks: new TaskService(new TaskRepository(deps.db, em), viewer),
-    };
+    return contextFor(deps, viewer, requestId);
+  };
+}
+
+/**
+ * The context of one operation of an already authenticated viewer: an HTTP request, or one
+ * subscription of a WebSocket (which authenticated once, at connection_init).
+ */
+export function contextFor(deps: ContextDeps, viewer: Viewer | null, requestId: string): Context {
+  // One EntityManager per request (forked when first needed): its identity map and unit of work
+  // are this request's alone, and its owner filter is bound to the viewer.
+  const em = () => {
+    const fork = deps.orm.em.fork();
+    if (viewer) fork.setFilterParams('owner', { id: viewer.id });
+    return fork;
+  };
+  return {
+    requestId,
+    logger: deps.logger.child({ requestId }),
+    viewer,
+    tasks: new TaskService(new TaskRepository(deps.db, em), viewer, deps.changes),
   };
 }

@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261121000000_create_task } from './Migration20261121000000_create_task.ts';
+import { Migration20261202000000_notify_changes } from './Migration20261202000000_notify_changes.ts';
 
 /**
  * Every migration, in order. Listed explicitly rather than discovered by glob so that the same
@@ -8,4 +9,5 @@ import { Migration20261121000000_create_task } from './Migration20261121000000_c
  */
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000000_create_task', class: Migration20261121000000_create_task },
+  { name: 'Migration20261202000000_notify_changes', class: Migration20261202000000_notify_changes },
 ];
