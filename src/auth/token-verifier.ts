@@ -92,7 +92,10 @@ export function cachedKeySet(
   const key: JWTVerifyGetKey = async (header, token) => {
     // Before the first successful load too, at most one attempt per cooldown: tokens must not be
     // able to hammer an unreachable key source.
-    if (!local && Date.now() - lastAttempt >= cooldownMs) await reload();
+    // A caller arriving while the first load is in flight joins it (it would otherwise be refused
+    // for the cooldown: two sockets connecting at once to a fresh instance, one got "invalid token").
+    if (!local && loading) await loading;
+    else if (!local && Date.now() - lastAttempt >= cooldownMs) await reload();
     else if (maxAgeMs !== undefined && Date.now() - loadedAt > maxAgeMs && Date.now() - lastAttempt > cooldownMs) void reload();
     if (!local) throw new TokenRejected('no signing keys available');
     try {
