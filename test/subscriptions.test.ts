@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parse, subscribe as graphqlSubscribe } from 'graphql';
 import WebSocket from 'ws';
+import { Unauthenticated } from '../src/errors.ts';
+import { buildSchema } from '../src/graphql/schema.ts';
 import { CreateTaskDocument, DeleteTaskDocument, TaskEventsDocument, UpdateTaskDocument, type TaskEventsSubscription } from './generated/graphql.ts';
 import { expectData } from './support/graphql.ts';
 import { closed, connected, eventually, liveClient, subscribe, wsUrl, type LiveClient, type Subscription } from './support/live.ts';
@@ -190,5 +193,47 @@ describe('a socket outliving its token', () => {
     await connected(live);
     await short.app.stop();
     expect(await closed(live)).toEqual({ code: 1001, reason: 'server shutting down' });
+  });
+});
+
+describe('a socket sending too many messages', () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startServer({ RATE_LIMIT_PER_MINUTE: '20' });
+  });
+  afterAll(() => limited?.stop());
+
+  it('is closed with 4429 past RATE_LIMIT_PER_MINUTE messages (bursts included)', async () => {
+    const user = await signUp(limited.url);
+    const ws = new WebSocket(wsUrl(limited.graphqlUrl), 'graphql-transport-ws');
+    let pongs = 0;
+    const close = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { type: string };
+      if (message.type === 'pong') pongs++;
+      if (message.type === 'connection_ack') for (let i = 0; i < 30; i++) ws.send(JSON.stringify({ type: 'ping' }));
+    });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } })));
+    expect(await close).toEqual({ code: 4429, reason: 'too many messages: at most 20 a minute' });
+    // connection_init took one of the 20.
+    expect(pongs).toBeLessThanOrEqual(19);
+  });
+});
+
+describe('the @auth directive on a subscription field', () => {
+  it('refuses an anonymous caller when the operation starts, before any stream is opened', async () => {
+    let opened = false;
+    const contextValue = {
+      viewer: null,
+      tasks: {
+        events: () => {
+          opened = true;
+          throw new Error('a stream was opened');
+        },
+      },
+    };
+    const result = await graphqlSubscribe({ schema: buildSchema(), document: parse('subscription { taskEvents { kind } }'), contextValue });
+    expect('errors' in result && result.errors?.[0]?.originalError).toBeInstanceOf(Unauthenticated);
+    expect(opened).toBe(false);
   });
 });
