@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import {
   getOperationAST,
   GraphQLError,
+  OperationTypeNode,
   parse,
   specifiedRules,
   validate,
@@ -14,7 +15,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
-import { makeServer, type Context as WsContext } from 'graphql-ws';
+import { makeServer } from 'graphql-ws';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError } from '../errors.ts';
@@ -191,7 +192,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       }
       const operation = getOperationAST(document, payload.operationName);
       if (!operation) return refuse('BAD_REQUEST', 'Name the operation to run (operationName) or send exactly one.');
-      if (operation.operation !== 'subscription') {
+      if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
         return refuse('BAD_REQUEST', `Only subscriptions are served over WebSocket; send ${operation.operation} operations over HTTP.`);
       }
       // Coerced here (graphql-js would report bad variables as plain errors, masked as internal).
@@ -284,7 +285,6 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
               close(socket, CloseCode.TOO_MANY, `too many messages: at most ${rate} a minute`);
               return;
             }
-            // eslint-disable-next-line @typescript-eslint/no-base-to-string -- ws hands text frames as Buffers
             cb(data.toString('utf8')).catch((err: unknown) => {
               logger.error({ err, connectionId: conn.id }, 'WebSocket message handling failed');
               close(socket, CloseCode.INTERNAL_ERROR, 'internal server error');
