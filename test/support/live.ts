@@ -69,6 +69,8 @@ export function liveClient(graphqlUrl: string, token: () => string | Promise<str
 
 export interface Subscription<TData> {
   results: Array<FormattedExecutionResult<TData>>;
+  /** When each result arrived (Date.now()), in the same order. */
+  arrivals: number[];
   /** Set when the operation ended with an error message (or the socket closed under it). */
   error: unknown;
   completed: boolean;
@@ -81,11 +83,14 @@ export function subscribe<TData, TVars extends Record<string, unknown>>(
   document: TypedDocumentNode<TData, TVars> | string,
   variables?: TVars,
 ): Subscription<TData> {
-  const sub: Subscription<TData> = { results: [], error: undefined, completed: false, unsubscribe: () => {} };
+  const sub: Subscription<TData> = { results: [], arrivals: [], error: undefined, completed: false, unsubscribe: () => {} };
   sub.unsubscribe = live.client.subscribe<TData>(
     { query: typeof document === 'string' ? document : print(document), ...(variables ? { variables } : {}) },
     {
-      next: (result) => sub.results.push(result as FormattedExecutionResult<TData>),
+      next: (result) => {
+        sub.results.push(result as FormattedExecutionResult<TData>);
+        sub.arrivals.push(Date.now());
+      },
       error: (err) => (sub.error = err ?? 'error'),
       complete: () => (sub.completed = true),
     },
