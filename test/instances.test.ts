@@ -31,7 +31,7 @@ const probes = new Set<string>();
 const events = (sub: Events) => sub.results.map((r) => r.data?.taskEvents).filter((e) => !e || !probes.has(e.taskId));
 
 /** Touches a task of `user` through `url` until `sub` hears of it: the subscription is in place. */
-async function primed(sub: Events, url: string, user: TestUser, timeoutMs = 5_000): Promise<void> {
+async function primed(sub: Events, url: string, user: TestUser, timeoutMs = 5_000, diagnose: () => unknown = () => ''): Promise<void> {
   const { createTask } = await expectData(url, CreateTaskDocument, { input: { title: 'probe' } }, user.token);
   probes.add(createTask.id);
   await eventually(
@@ -41,7 +41,7 @@ async function primed(sub: Events, url: string, user: TestUser, timeoutMs = 5_00
       return undefined;
     },
     timeoutMs,
-    `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)})`,
+    `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)}) ${JSON.stringify(diagnose())}`,
   );
 }
 
@@ -129,16 +129,17 @@ describe('an instance whose LISTEN connection goes silent', () => {
     const carol = await signUp(a.url);
     const live = open(c, carol, { retryAttempts: 100, retryWait: () => new Promise((r) => setTimeout(r, 200)) });
     const sub = subscribe(live, TaskEventsDocument);
-    await primed(sub, a.graphqlUrl, carol);
+    const diagnose = () => ({ closes: live.closes, warnings: c.logs.filter((l) => Number(l['level']) >= 40) });
+    await primed(sub, a.graphqlUrl, carol, 5_000, diagnose);
 
-    // No error, no end: only the heartbeat can tell (every 2 s, answered within 2 s).
+    // No error, no end: only the heartbeat can tell (every 2 s, answered within 3 s).
     proxy.silence();
-    expect(await closed(live, 8_000)).toEqual({ code: 1013, reason: 'try again later' });
+    expect(await closed(live, 10_000)).toEqual({ code: 1013, reason: 'try again later' });
 
     proxy.restore();
     // The client retries 1013, resubscribes, and hears changes made on another instance again.
     await eventually(() => (live.connections >= 2 ? true : undefined), 15_000, 'the client to reconnect');
-    await primed(sub, a.graphqlUrl, carol);
+    await primed(sub, a.graphqlUrl, carol, 5_000, diagnose);
     expect(sub.error).toBeUndefined();
     expect(c.logs.some((l) => l['msg'] === 'LISTEN connection lost; reconnecting')).toBe(true);
   });

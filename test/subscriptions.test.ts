@@ -74,7 +74,9 @@ describe('taskEvents', () => {
     committed.push(Date.now());
     await expectData(server.graphqlUrl, DeleteTaskDocument, { id: createTask.id }, alice.token);
     committed.push(Date.now());
-    await eventually(() => (events(aliceSub).length >= 3 ? true : undefined), 5_000, 'three events');
+    await eventually(() => (events(aliceSub).length >= 3 ? true : undefined), 5_000, 'three events').catch((err: unknown) => {
+      throw new Error(`${String(err)}; task ${createTask.id}; received ${JSON.stringify(aliceSub.results)}, error ${String(aliceSub.error)}, closes ${JSON.stringify(aliceLive.closes)}; server warnings ${JSON.stringify(server.logs.filter((l) => Number(l['level']) >= 40))}`);
+    });
     const arrivals = aliceSub.arrivals.filter((_, i) => !probes.has(aliceSub.results[i]!.data!.taskEvents.taskId));
     arrivals.forEach((at, i) => expect(at - committed[i]!).toBeLessThan(1_000));
 
