@@ -42,6 +42,13 @@ const log = (message: string) => console.error(`[bench:subscriptions] ${message}
 const cleanups: Array<() => unknown> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+}
+
 function rssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
   return line ? Number(line[1]) / 1024 : 0;
@@ -286,6 +293,7 @@ async function main(): Promise<void> {
   let failures = 0;
   const inFlight = new Set<Promise<void>>();
   const loadStart = Date.now();
+  const cpuBefore = cpuSeconds(pid);
   const total = RATE * DURATION;
   while (seq < total) {
     const due = loadStart + (seq * 1000) / RATE;
@@ -304,13 +312,16 @@ async function main(): Promise<void> {
       .catch((err: unknown) => {
         failures++;
         changes.delete(n);
-        if (failures <= 3) log(`change ${title} failed: ${String(err)}`);
+        if (failures <= 3) log(`change ${title} failed: ${String(err)} (${String((err as { cause?: unknown }).cause)})`);
       })
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   }
   await Promise.all(inFlight);
-  const achievedRate = total / ((Date.now() - loadStart) / 1000);
+  const loadSeconds = (Date.now() - loadStart) / 1000;
+  const achievedRate = total / loadSeconds;
+  const serverCpuPercent = Math.round(((cpuSeconds(pid) - cpuBefore) / loadSeconds) * 100);
+  const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
   // Stragglers: a bounded wait for deliveries still on their way.
   const expected = () => [...changes.values()].reduce((n, c) => n + PER_USER - c.heard.size, 0);
   await until(() => expected() === 0, 10_000, 'stragglers').catch(() => {});
@@ -356,6 +367,9 @@ async function main(): Promise<void> {
     primedSubscriptions: primedSockets,
     targetRate: RATE,
     achievedRate: Math.round(achievedRate),
+    /** Of one core, during the load; and the machine's 1-minute load average after it (2 cores here, shared). */
+    serverCpuPercent,
+    loadAverage: Number(loadAverage),
     changes: changes.size,
     failedChanges: failures,
     deliveries: delivered,
@@ -378,9 +392,9 @@ async function main(): Promise<void> {
     seconds: Math.round((Date.now() - started) / 1000),
   };
   const lines = [
-    '| sockets | changes/s | deliveries | p50 ms | p90 ms | p99 ms | max ms | lost | misdelivered | KiB/socket | update µs (trigger / none) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${result.sockets} | ${result.achievedRate} | ${result.deliveries} | ${result.latencyMs.p50} | ${result.latencyMs.p90} | ${result.latencyMs.p99} | ${result.latencyMs.max} | ${lost} | ${misdelivered} | ${result.memoryPerSocketKiB} | ${result.triggerUpdateUs.withTrigger} / ${result.triggerUpdateUs.withoutTrigger} |`,
+    '| sockets | changes/s | server CPU % | load avg | deliveries | p50 ms | p90 ms | p99 ms | max ms | lost | misdelivered | KiB/socket | update µs (trigger / none) |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${result.sockets} | ${result.achievedRate} | ${serverCpuPercent} | ${result.loadAverage} | ${result.deliveries} | ${result.latencyMs.p50} | ${result.latencyMs.p90} | ${result.latencyMs.p99} | ${result.latencyMs.max} | ${lost} | ${misdelivered} | ${result.memoryPerSocketKiB} | ${result.triggerUpdateUs.withTrigger} / ${result.triggerUpdateUs.withoutTrigger} |`,
   ];
   console.log(lines.join('\n'));
   const dir = path.join(projectRoot, 'bench', 'results');
