@@ -34,14 +34,16 @@ const events = (sub: Events) => sub.results.map((r) => r.data?.taskEvents).filte
 async function primed(sub: Events, url: string, user: TestUser, timeoutMs = 5_000, diagnose: () => unknown = () => ''): Promise<void> {
   const { createTask } = await expectData(url, CreateTaskDocument, { input: { title: 'probe' } }, user.token);
   probes.add(createTask.id);
+  let touches = 0;
   await eventually(
     async () => {
       if (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id)) return true;
-      await expectData(url, UpdateTaskDocument, { id: createTask.id, input: { title: 'probe' } }, user.token);
+      // A new title each time: an update that changes nothing writes nothing, and notifies nobody.
+      await expectData(url, UpdateTaskDocument, { id: createTask.id, input: { title: `probe ${++touches}` } }, user.token);
       return undefined;
     },
     timeoutMs,
-    `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)}) ${JSON.stringify(diagnose())}`,
+    () => `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)}) ${JSON.stringify(diagnose())}`,
   );
 }
 
@@ -129,7 +131,7 @@ describe('an instance whose LISTEN connection goes silent', () => {
     const carol = await signUp(a.url);
     const live = open(c, carol, { retryAttempts: 100, retryWait: () => new Promise((r) => setTimeout(r, 200)) });
     const sub = subscribe(live, TaskEventsDocument);
-    const diagnose = () => ({ closes: live.closes, warnings: c.logs.filter((l) => Number(l['level']) >= 40) });
+    const diagnose = () => ({ connections: live.connections, closes: live.closes, warnings: c.logs.filter((l) => Number(l['level']) >= 40) });
     await primed(sub, a.graphqlUrl, carol, 5_000, diagnose);
 
     // No error, no end: only the heartbeat can tell (every 2 s, answered within 3 s).

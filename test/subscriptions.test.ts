@@ -34,14 +34,16 @@ const events = (sub: Events) => sub.results.map((r) => r.data?.taskEvents).filte
 async function primed(sub: Events, url: string, user: TestUser): Promise<void> {
   const { createTask } = await expectData(url, CreateTaskDocument, { input: { title: 'probe' } }, user.token);
   probes.add(createTask.id);
+  let touches = 0;
   await eventually(
     async () => {
       if (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id)) return true;
-      await expectData(url, UpdateTaskDocument, { id: createTask.id, input: { title: 'probe' } }, user.token);
+      // A new title each time: an update that changes nothing writes nothing, and notifies nobody.
+      await expectData(url, UpdateTaskDocument, { id: createTask.id, input: { title: `probe ${++touches}` } }, user.token);
       return undefined;
     },
     5_000,
-    `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)})`,
+    () => `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)})`,
   );
   await expectData(url, DeleteTaskDocument, { id: createTask.id }, user.token);
   await eventually(() => (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id && r.data.taskEvents.kind === 'DELETED') ? true : undefined), 2_000, 'the probe deletion');
