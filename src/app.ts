@@ -22,6 +22,7 @@ import { createRateLimiter } from './http/rate-limit.ts';
 import { sendJson } from './http/respond.ts';
 import { createHttpServer, type Handler, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
+import { startLive } from './live.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { TaskSchema, type TaskTables } from './tasks/task.entity.ts';
 import type { UserTables } from './users/user.directory.ts';
@@ -123,6 +124,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger);
     cleanups.push(() => within(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
     const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, logger);
+    // Live updates: the LISTEN connection (connected with the rest of start-up) and task events.
+    const live = startLive(config, dbUrl, users, logger);
+    cleanups.push(() => live.stop());
 
     let isReady = false;
     const notReadyError = new ServiceUnavailable('The server is starting and cannot reach its database yet; try again shortly.', NOT_READY_RETRY_AFTER_SECONDS);
@@ -158,8 +162,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     const requests = trackRequests(httpServer);
 
+    const schema = buildSchema();
     const apollo = new ApolloServer<Context>({
-      schema: buildSchema(),
+      schema,
       formatError: config.nodeEnv === 'production' ? withoutSuggestions(formatError) : formatError,
       // Apollo's own messages (rare: warnings, a failing plugin) as JSON lines, not console text.
       logger: logger.child({ component: 'apollo' }),
@@ -192,6 +197,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => rateLimiter.close());
     await apollo.start();
     cleanups.push(() => apollo.stop());
+    const contextDeps = { db, verifier, users, logger, changes: live.changes };
+    // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up
+    // (start-up, an outage) new sockets are closed with 1013 "try again later". live.stop() (a
+    // cleanup, after the HTTP drain) closes them with 1001.
+    live.serve(httpServer, schema, contextDeps);
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -211,6 +221,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         try {
           await migrate(dbUrl, orm, auth ? () => prepareAuth(auth) : undefined);
           await loadKeys();
+          await live.connect();
           break;
         } catch (err) {
           // Shutting down closed the pool under this attempt: nothing to report.
@@ -231,7 +242,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         }
       }
       handleGraphQL = apolloHandler(apollo, {
-        context: createContextFactory({ db, verifier, users, logger, rateLimit: rateLimiter.consume }),
+        context: createContextFactory({ ...contextDeps, rateLimit: rateLimiter.consume }),
         maxBodyBytes: 1024 * 1024,
         // Keys live in the application's database, through the one pool.
         idempotent: idempotency({ db: sqlClient(db), verifier, logger, maxTokens: config.graphql.limits.maxTokens }),

@@ -22,7 +22,7 @@ export function unguardedRootFields(schema: GraphQLSchema): string[] {
 
 /**
  * Applies `@auth`: every field marked with it, or belonging to a type marked with it, refuses
- * anonymous callers with UNAUTHENTICATED before its resolver runs. Deny by default: a root field
+ * anonymous callers with UNAUTHENTICATED before its resolver (and a subscription's `subscribe`) runs. Deny by default: a root field
  * with neither `@auth` nor `@public` stops the server from starting.
  */
 export function authDirectiveTransformer(schema: GraphQLSchema): GraphQLSchema {
@@ -36,12 +36,23 @@ export function authDirectiveTransformer(schema: GraphQLSchema): GraphQLSchema {
       const required = getDirective(schema, fieldConfig, 'auth')?.length || (type && getDirective(schema, type, 'auth')?.length);
       if (!required) return fieldConfig;
       const resolve = fieldConfig.resolve ?? defaultFieldResolver;
+      const { subscribe } = fieldConfig;
       return {
         ...fieldConfig,
         resolve: (source, args, context: ViewerContext, info) => {
           if (!context.viewer) throw new Unauthenticated();
           return resolve(source, args, context, info);
         },
+        // A subscription field's `subscribe` runs when the operation starts, before any `resolve`:
+        // guarding only `resolve` would open the event stream first and refuse each event later.
+        ...(subscribe
+          ? {
+              subscribe: (source: unknown, args: Record<string, unknown>, context: ViewerContext, info: Parameters<typeof subscribe>[3]) => {
+                if (!context.viewer) throw new Unauthenticated();
+                return subscribe(source, args, context, info);
+              },
+            }
+          : {}),
       };
     },
   });

@@ -8,9 +8,8 @@ import type { Viewer } from '../users/user.model.ts';
 import type { Logger } from '../logger.ts';
 import type { TaskTables } from '../tasks/task.entity.ts';
 import { TaskRepository } from '../tasks/task.repository.ts';
-import { TaskService } from '../tasks/task.service.ts';
+import { TaskService, type TaskChangeSource } from '../tasks/task.service.ts';
 import type { UserDirectory } from '../users/user.directory.ts';
-
 import { invalidToken, requestError } from './errors.ts';
 
 /** What every resolver receives; built once per request. */
@@ -30,6 +29,8 @@ export interface ContextDeps {
   logger: Logger;
   /** Spends one request of the caller's budget (user, or client address when anonymous); throws RateLimited. */
   rateLimit?: (req: IncomingMessage, viewerId: string | null) => Promise<void>;
+  /** Live task changes, for subscriptions. */
+  changes?: TaskChangeSource;
 }
 
 /** Longer than any token this API issues; longer ones are refused before any parsing. */
@@ -77,13 +78,21 @@ export function createContextFactory(deps: ContextDeps) {
     await deps.rateLimit?.(req, viewer?.id ?? null).catch((err: unknown) => {
       throw err instanceof RateLimited ? requestError(err) : err;
     });
-    return {
-      requestId,
-      logger: deps.logger.child({ requestId }),
-      viewer,
-      // Every write is a single statement, so a request needs no EntityManager (no unit of work,
-      // no identity map): the repository runs its queries on the ORM's Kysely directly.
-      tasks: new TaskService(new TaskRepository(deps.db), viewer),
-    };
+    return contextFor(deps, viewer, requestId);
+  };
+}
+
+/**
+ * The context of one operation of an already authenticated viewer: an HTTP request, or one
+ * subscription of a WebSocket (which authenticated once, at connection_init).
+ */
+export function contextFor(deps: ContextDeps, viewer: Viewer | null, requestId: string): Context {
+  return {
+    requestId,
+    logger: deps.logger.child({ requestId }),
+    viewer,
+    // Every write is a single statement, so a request needs no EntityManager (no unit of work,
+    // no identity map): the repository runs its queries on the ORM's Kysely directly.
+    tasks: new TaskService(new TaskRepository(deps.db), viewer, deps.changes),
   };
 }

@@ -2,6 +2,7 @@ import { Unauthenticated } from '../errors.ts';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
 import { encodeCursor } from './task.cursor.ts';
 import { priorityName } from './task.model.ts';
+import type { TaskEventRecord } from './task.service.ts';
 
 /** Thin: read the arguments, call the service, return. Rules live in TaskService. */
 export const taskResolvers: Resolvers = {
@@ -13,6 +14,13 @@ export const taskResolvers: Resolvers = {
     createTask: (_parent, { input }, { tasks }) => tasks.create(input),
     updateTask: (_parent, { id, input }, { tasks }) => tasks.update(id, input),
     deleteTask: (_parent, { id, expectedVersion }, { tasks }) => tasks.delete(id, expectedVersion),
+  },
+  Subscription: {
+    taskEvents: {
+      subscribe: (_parent, _args, { tasks }) => tasks.events(),
+      // Each event is already what the client gets; its task fields resolve as in a query.
+      resolve: (event: TaskEventRecord) => event,
+    },
   },
   Task: {
     priority: (task) => priorityName(task.priority),

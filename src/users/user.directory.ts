@@ -17,30 +17,36 @@ export interface UserDirectory {
   current(viewer: Viewer): Promise<UserRecord | undefined>;
   /** Drops what is cached about a user (called when Better Auth changes or deletes one). */
   forget(id: string): void;
+  /** Drops everything cached (change notifications may have been missed). */
+  forgetAll(): void;
 }
 
 /**
  * Embedded mode: Better Auth's "user" table, in the same database. Lookups are cached briefly so
- * that requests cost no query; Better Auth's hooks evict a user the moment this process changes
- * or deletes them, and other instances notice within `ttlMs`. A lookup the database cannot answer
- * rejects with ServiceUnavailable and is not cached.
+ * that requests cost no query. Every instance evicts a changed or deleted user when the "user"
+ * table's trigger notifies it (users/user.events.ts, within milliseconds of the commit), and
+ * everything when the notifications may have been missed; `ttlMs` bounds what is left.
  */
 export function betterAuthUsers(db: Kysely<UserTables>, ttlMs = 30_000): UserDirectory {
   const cache = new LRUCache<string, { user: UserRecord | null }>({ max: 50_000, ttl: ttlMs });
   const loading = new Map<string, Promise<UserRecord | undefined>>();
+  // Bumped by every eviction: a lookup that was in flight across one may have read the row before
+  // the change, so its answer is returned but not cached.
+  let evictions = 0;
   return {
     async current(viewer) {
       const hit = cache.get(viewer.id);
       if (hit) return hit.user ?? undefined;
       let pending = loading.get(viewer.id);
       if (!pending) {
+        const started = evictions;
         const query = db.selectFrom('user').select(['id', 'email', 'name']).where('id', '=', viewer.id).compile();
         prepareStatement(query.sql);
         pending = db
           .executeQuery(query)
           .then(({ rows: [row] }) => {
             const user = row ? { ...row, name: row.name || null } : null;
-            cache.set(viewer.id, { user });
+            if (started === evictions) cache.set(viewer.id, { user });
             return user ?? undefined;
           })
           .catch((err: unknown) => {
@@ -52,7 +58,14 @@ export function betterAuthUsers(db: Kysely<UserTables>, ttlMs = 30_000): UserDir
       return pending;
     },
     forget(id) {
+      evictions++;
       cache.delete(id);
+      loading.delete(id);
+    },
+    forgetAll() {
+      evictions++;
+      cache.clear();
+      loading.clear();
     },
   };
 }
@@ -64,4 +77,5 @@ export function betterAuthUsers(db: Kysely<UserTables>, ttlMs = 30_000): UserDir
 export const tokenClaimsUsers: UserDirectory = {
   current: (viewer) => Promise.resolve(viewer),
   forget: () => {},
+  forgetAll: () => {},
 };

@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261121000000_create_task } from './Migration20261121000000_create_task.ts';
 import { Migration20261202000000_task_version } from './Migration20261202000000_task_version.ts';
 import { Migration20261202000000_create_idempotency_key } from './Migration20261202000000_create_idempotency_key.ts';
+import { Migration20261202000000_notify_changes } from './Migration20261202000000_notify_changes.ts';
 
 /**
  * Every migration, in order. Listed explicitly rather than discovered by glob so that the same
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000000_create_task', class: Migration20261121000000_create_task },
   { name: 'Migration20261202000000_task_version', class: Migration20261202000000_task_version },
   { name: 'Migration20261202000000_create_idempotency_key', class: Migration20261202000000_create_idempotency_key },
+  { name: 'Migration20261202000000_notify_changes', class: Migration20261202000000_notify_changes },
 ];

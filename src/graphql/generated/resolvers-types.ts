@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { TaskRecord, TaskPage, TaskEdgeRecord } from '../../tasks/task.model.ts';
+import type { TaskEventRecord } from '../../tasks/task.service.ts';
 import type { UserRecord } from '../../users/user.model.ts';
 import type { Context } from '../context.ts';
 export type Maybe<T> = T | null;
@@ -110,6 +111,22 @@ export type QueryTasksArgs = {
   orderBy?: InputMaybe<TaskOrder>;
 };
 
+/**
+ * The live entry points of the API, served over WebSocket (protocol `graphql-transport-ws`) on the
+ * same `/graphql` path. The token travels in the `connection_init` payload:
+ * `{ "authorization": "Bearer <jwt>" }`.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Changes to the signed-in user's own tasks, never anyone else's, from the moment of subscribing.
+   * Events missed while the server could not hear the database are not replayed: the operation then
+   * ends with an error `SERVICE_UNAVAILABLE` (or the socket closes with 1013), and the client should
+   * subscribe again and refetch its lists.
+   */
+  taskEvents: TaskEvent;
+};
+
 /** Something a user has to do. Only its owner can see or change it. */
 export type Task = {
   __typename?: 'Task';
@@ -159,6 +176,26 @@ export type TaskEdge = {
   /** The task. */
   node: Task;
 };
+
+/** A change to one of the signed-in user's tasks, made through any instance of the API. */
+export type TaskEvent = {
+  __typename?: 'TaskEvent';
+  /** What happened. */
+  kind: TaskEventKind;
+  /** The task as it is now, read with the same checks as `Query.task`; null for DELETED. */
+  task?: Maybe<Task>;
+  /** The id of the task that changed. */
+  taskId: Scalars['ID']['output'];
+};
+
+/** What happened to a task. */
+export type TaskEventKind =
+  /** The task was created. */
+  | 'CREATED'
+  /** The task was deleted (also when its owner's account was deleted). */
+  | 'DELETED'
+  /** The task was changed. */
+  | 'UPDATED';
 
 /** Narrows a task list. All given conditions must hold. */
 export type TaskFilter = {
@@ -309,9 +346,12 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Task: ResolverTypeWrapper<TaskRecord>;
   TaskConnection: ResolverTypeWrapper<TaskPage>;
   TaskEdge: ResolverTypeWrapper<TaskEdgeRecord>;
+  TaskEvent: ResolverTypeWrapper<TaskEventRecord>;
+  TaskEventKind: TaskEventKind;
   TaskFilter: TaskFilter;
   TaskOrder: TaskOrder;
   TaskPriority: TaskPriority;
@@ -330,9 +370,11 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   Task: TaskRecord;
   TaskConnection: TaskPage;
   TaskEdge: TaskEdgeRecord;
+  TaskEvent: TaskEventRecord;
   TaskFilter: TaskFilter;
   UpdateTaskInput: UpdateTaskInput;
   User: UserRecord;
@@ -370,6 +412,10 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   tasks?: Resolver<ResolversTypes['TaskConnection'], ParentType, ContextType, RequireFields<QueryTasksArgs, 'first' | 'orderBy'>>;
 };
 
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  taskEvents?: SubscriptionResolver<ResolversTypes['TaskEvent'], "taskEvents", ParentType, ContextType>;
+};
+
 export type TaskResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Task'] = ResolversParentTypes['Task']> = {
   completed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -395,6 +441,12 @@ export type TaskEdgeResolvers<ContextType = Context, ParentType extends Resolver
   node?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
 };
 
+export type TaskEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskEvent'] = ResolversParentTypes['TaskEvent']> = {
+  kind?: Resolver<ResolversTypes['TaskEventKind'], ParentType, ContextType>;
+  task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType>;
+  taskId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -406,9 +458,11 @@ export type Resolvers<ContextType = Context> = {
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Task?: TaskResolvers<ContextType>;
   TaskConnection?: TaskConnectionResolvers<ContextType>;
   TaskEdge?: TaskEdgeResolvers<ContextType>;
+  TaskEvent?: TaskEventResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

@@ -1,0 +1,347 @@
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  getOperationAST,
+  GraphQLError,
+  OperationTypeNode,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'graphql';
+import { getVariableValues } from 'graphql/execution/values.js';
+import { makeServer } from 'graphql-ws';
+import { decodeJwt } from 'jose';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { DomainError } from '../errors.ts';
+import { authenticate, contextFor, type ContextDeps } from '../graphql/context.ts';
+import { ErrorCode, formatError, isClientError, TOKEN_EXPIRED } from '../graphql/errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Viewer } from '../users/user.model.ts';
+
+/**
+ * Close codes, chosen by what the standard graphql-ws client does with them: it reconnects after
+ * 4403, 1001, 1012 and 1013 (calling `connectionParams` again, so a client that refreshes its
+ * token there recovers by itself) and gives up for good after 4401, 4429, 4500, 1011 and other
+ * 1xxx errors (1009: message too big).
+ */
+export const CloseCode = {
+  /** No token, a bad one, an expired one, a deleted or signed-out user: get a (new) token, reconnect. */
+  FORBIDDEN: 4403,
+  /** Too many sockets for one user, or too many messages on one socket. Fatal for the client. */
+  TOO_MANY: 4429,
+  /** The server is shutting down: reconnect (to another instance). */
+  GOING_AWAY: 1001,
+  /** The database cannot be heard: reconnect later, then refetch. */
+  TRY_AGAIN_LATER: 1013,
+  INTERNAL_ERROR: 1011,
+} as const;
+
+export interface WebSocketOptions {
+  httpServer: http.Server;
+  /** The path upgrades are taken on (the GraphQL endpoint's). */
+  path: string;
+  schema: GraphQLSchema;
+  /** Validation rules beyond graphql-js's own: the same list as the HTTP path's. */
+  validationRules: ValidationRule[];
+  /** Parser token limit, as on HTTP. */
+  maxTokens: number;
+  context: ContextDeps;
+  /** Browser origins allowed to open a socket; requests without Origin (non-browsers) are allowed. */
+  trustedOrigins: string[];
+  maxConnectionsPerUser: number;
+  /** Messages a socket may send per minute (bursts up to this many); 0: no limit. */
+  messagesPerMinute: number;
+  clockSkewSeconds: number;
+  maxTokenAgeSeconds: number;
+  /** Whether changes can be heard now; new sockets are turned away with 1013 while not. */
+  live: () => boolean;
+  logger: Logger;
+  /** Largest message accepted; ws closes the socket with 1009 beyond it. */
+  maxPayloadBytes?: number;
+}
+
+export interface LiveSockets {
+  /** Closes every socket of a user, e.g. with 4403 "user deleted". */
+  closeUser(userId: string, code: number, reason: string): void;
+  closeAll(code: number, reason: string): void;
+  /** Open sockets (acknowledged or not). */
+  readonly size: number;
+  /** Refuses new sockets, closes the open ones with 1001 once what is queued on them is sent. */
+  stop(): Promise<void>;
+}
+
+/** Per connection, in graphql-ws's `ctx.extra`. */
+interface Connection {
+  id: string;
+  socket: WebSocket;
+  request: http.IncomingMessage;
+  viewer: Viewer | undefined;
+  expiry: NodeJS.Timeout | undefined;
+}
+
+/** Subscriptions one socket may hold at once (each holds a stream; the operation count is the bound). */
+const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
+const KEEPALIVE_MS = 12_000;
+/** setTimeout's largest delay (about 24.8 days); longer token lifetimes are re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * GraphQL over WebSocket (graphql-transport-ws) on the HTTP server's `/graphql`. Apollo's plugins,
+ * validation rules and formatError never see this path, so the same pipeline is applied here:
+ * authenticate() on connection_init, the same parse token limit and validation rules, the same
+ * contextFor() per operation, the same formatError masking (unexpected errors logged, masked).
+ * Only subscriptions are served: queries and mutations keep to HTTP and its limits.
+ */
+export function createLiveSockets(options: WebSocketOptions): LiveSockets {
+  const { logger, schema } = options;
+  const rules = [...specifiedRules, ...options.validationRules];
+  const byUser = new Map<string, Set<Connection>>();
+  const sockets = new Set<WebSocket>();
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayloadBytes ?? 64 * 1024,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false),
+  });
+
+  const close = (conn: Connection | WebSocket, code: number, reason: string) => {
+    const socket = 'socket' in conn ? conn.socket : conn;
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
+  };
+
+  /** formatError for this transport: domain errors thrown by a stream carry no path. */
+  const format = (error: GraphQLError, conn: Connection, operationId: string): GraphQLFormattedError => {
+    const cause = error.originalError;
+    const source = cause instanceof DomainError && !error.path ? cause : error;
+    const json = error.toJSON();
+    if (isClientError(source)) return formatError(json, source);
+    const requestId = `${conn.id}/${operationId}`;
+    logger.error({ err: cause ?? error, path: error.path, requestId, userId: conn.viewer?.id }, 'unexpected error in a subscription');
+    return formatError({ ...json, extensions: { ...json.extensions, requestId } }, source);
+  };
+
+  const refuse = (code: string, message: string) => [new GraphQLError(message, { extensions: { code } })];
+
+  const server = makeServer<Record<string, unknown>, Connection>({
+    schema,
+    connectionInitWaitTimeout: 3_000,
+    async onConnect(ctx) {
+      const conn = ctx.extra;
+      if (!options.live()) {
+        close(conn, CloseCode.TRY_AGAIN_LATER, 'try again later');
+        return false;
+      }
+      const header = ctx.connectionParams?.['authorization'];
+      if (typeof header !== 'string' || header === '') {
+        close(conn, CloseCode.FORBIDDEN, 'missing token: send { "authorization": "Bearer <jwt>" } in connection_init');
+        return false;
+      }
+      let viewer: Viewer | null;
+      try {
+        viewer = await authenticate(header, options.context.verifier, options.context.users);
+      } catch (err) {
+        if (err instanceof GraphQLError && err.extensions['code'] === ErrorCode.UNAUTHENTICATED) {
+          close(conn, CloseCode.FORBIDDEN, err.extensions['reason'] === TOKEN_EXPIRED ? 'token expired' : 'invalid token');
+        } else {
+          // The user lookup failed: the database is down or slow. Retryable.
+          logger.warn({ err, connectionId: conn.id }, 'could not authenticate a WebSocket: try again later');
+          close(conn, CloseCode.TRY_AGAIN_LATER, 'try again later');
+        }
+        return false;
+      }
+      if (!viewer) {
+        close(conn, CloseCode.FORBIDDEN, 'invalid token');
+        return false;
+      }
+      if (conn.socket.readyState !== conn.socket.OPEN) return false;
+      let mine = byUser.get(viewer.id);
+      if (!mine) byUser.set(viewer.id, (mine = new Set()));
+      if (mine.size >= options.maxConnectionsPerUser) {
+        close(conn, CloseCode.TOO_MANY, `too many connections: at most ${options.maxConnectionsPerUser} per user`);
+        return false;
+      }
+      mine.add(conn);
+      conn.viewer = viewer;
+      scheduleExpiry(conn, header);
+      return true;
+    },
+    onSubscribe(ctx, id, payload): ExecutionArgs | readonly GraphQLError[] {
+      const conn = ctx.extra;
+      if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+        return refuse('BAD_REQUEST', `At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per connection.`);
+      }
+      let document: DocumentNode;
+      try {
+        document = parse(payload.query, { maxTokens: options.maxTokens });
+      } catch (err) {
+        if (err instanceof GraphQLError) return refuse('GRAPHQL_PARSE_FAILED', err.message);
+        throw err;
+      }
+      const invalid = validate(schema, document, rules);
+      if (invalid.length > 0) {
+        return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, originalError: e.originalError, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } }));
+      }
+      const operation = getOperationAST(document, payload.operationName);
+      if (!operation) return refuse('BAD_REQUEST', 'Name the operation to run (operationName) or send exactly one.');
+      if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
+        return refuse('BAD_REQUEST', `Only subscriptions are served over WebSocket; send ${operation.operation} operations over HTTP.`);
+      }
+      // Coerced here (graphql-js would report bad variables as plain errors, masked as internal).
+      const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {}, { maxErrors: 10 });
+      if (variables.errors) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }));
+      return {
+        schema,
+        document,
+        operationName: payload.operationName ?? null,
+        variableValues: variables.coerced,
+        contextValue: contextFor(options.context, conn.viewer ?? null, `${conn.id}/${id}`),
+      };
+    },
+    onNext(ctx, id, _payload, _args, result) {
+      if (!result.errors?.length) return undefined;
+      return { ...(result.data !== undefined ? { data: result.data } : {}), errors: result.errors.map((e) => format(e, ctx.extra, id)) };
+    },
+    onError(ctx, id, _payload, errors) {
+      return errors.map((e) => format(e, ctx.extra, id));
+    },
+    onClose(ctx, code, reason) {
+      const conn = ctx.extra;
+      clearTimeout(conn.expiry);
+      if (conn.viewer) {
+        const mine = byUser.get(conn.viewer.id);
+        mine?.delete(conn);
+        if (mine?.size === 0) byUser.delete(conn.viewer.id);
+      }
+      logger.debug({ connectionId: conn.id, userId: conn.viewer?.id, code, reason }, 'WebSocket closed');
+    },
+  });
+
+  /** Closes the socket when its token stops being acceptable (exp, or the maximum age), skew included. */
+  function scheduleExpiry(conn: Connection, header: string): void {
+    const claims = decodeJwt(header.replace(/^Bearer +/i, '').trim());
+    const skew = options.clockSkewSeconds;
+    const until = Math.min(
+      claims.exp !== undefined ? claims.exp + skew : Infinity,
+      claims.iat !== undefined ? claims.iat + options.maxTokenAgeSeconds + skew : Infinity,
+    );
+    if (!Number.isFinite(until)) return;
+    const arm = () => {
+      const ms = until * 1000 - Date.now();
+      if (ms <= 0) close(conn, CloseCode.FORBIDDEN, 'token expired');
+      else conn.expiry = setTimeout(arm, Math.min(ms, MAX_TIMER_MS));
+    };
+    arm();
+  }
+
+  wss.on('connection', (socket: WebSocket, request: http.IncomingMessage) => {
+    sockets.add(socket);
+    const conn: Connection = { id: randomUUID(), socket, request, viewer: undefined, expiry: undefined };
+    // A token bucket: bursts of up to `messagesPerMinute`, refilled continuously.
+    const rate = options.messagesPerMinute;
+    let tokens = rate;
+    let refilled = Date.now();
+    const allow = () => {
+      if (rate === 0) return true;
+      const now = Date.now();
+      tokens = Math.min(rate, tokens + ((now - refilled) * rate) / 60_000);
+      refilled = now;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    };
+
+    let alive = true;
+    socket.on('pong', () => (alive = true));
+    const keepAlive = setInterval(() => {
+      // A peer that did not answer the last ping in a whole interval is gone without a close.
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, KEEPALIVE_MS);
+    keepAlive.unref();
+
+    socket.on('error', (err) => logger.debug({ err, connectionId: conn.id }, 'WebSocket error'));
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (err) => (err ? reject(err) : resolve()));
+          }),
+        close: (code, reason) => close(socket, code ?? 1000, reason ?? ''),
+        onMessage: (cb) =>
+          socket.on('message', (data: Buffer) => {
+            if (!allow()) {
+              close(socket, CloseCode.TOO_MANY, `too many messages: at most ${rate} a minute`);
+              return;
+            }
+            cb(data.toString('utf8')).catch((err: unknown) => {
+              logger.error({ err, connectionId: conn.id }, 'WebSocket message handling failed');
+              close(socket, CloseCode.INTERNAL_ERROR, 'internal server error');
+            });
+          }),
+      },
+      conn,
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      sockets.delete(socket);
+      closed(code, reason.toString()).catch((err: unknown) => logger.error({ err }, 'WebSocket cleanup failed'));
+    });
+  });
+
+  const reject = (socket: Duplex, status: number, text: string) => {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    if ((q === -1 ? url : url.slice(0, q)) !== options.path) return reject(socket, 404, 'Not Found');
+    if (stopping) return reject(socket, 503, 'Service Unavailable');
+    // Browsers let any page open a WebSocket to any host: only pages of trusted origins may.
+    // (Tokens travel in the messages, not in cookies, so this is about who may hold sockets here.)
+    const origin = req.headers.origin;
+    if (origin !== undefined && !options.trustedOrigins.includes(origin)) {
+      logger.info({ origin }, 'refused a WebSocket from an untrusted origin');
+      return reject(socket, 403, 'Forbidden');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  options.httpServer.on('upgrade', onUpgrade);
+
+  return {
+    closeUser(userId, code, reason) {
+      for (const conn of byUser.get(userId) ?? []) close(conn, code, reason);
+    },
+    closeAll(code, reason) {
+      for (const socket of sockets) close(socket, code, reason);
+    },
+    get size() {
+      return sockets.size;
+    },
+    stop() {
+      return (stopped ??= (async () => {
+        stopping = true;
+        options.httpServer.off('upgrade', onUpgrade);
+        // ws sends the close frame after whatever is already queued on the socket.
+        for (const socket of sockets) close(socket, CloseCode.GOING_AWAY, 'server shutting down');
+        // Clients answer the close frame at once; one that does not is cut after a bound.
+        const deadline = Date.now() + 2_000;
+        while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        for (const socket of sockets) socket.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      })());
+    },
+  };
+}

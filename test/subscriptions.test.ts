@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parse, subscribe as graphqlSubscribe } from 'graphql';
+import WebSocket from 'ws';
+import { Unauthenticated } from '../src/errors.ts';
+import { buildSchema } from '../src/graphql/schema.ts';
+import { CreateTaskDocument, DeleteTaskDocument, TaskEventsDocument, UpdateTaskDocument, type TaskEventsSubscription } from './generated/graphql.ts';
+import { expectData } from './support/graphql.ts';
+import { closed, connected, eventually, liveClient, subscribe, wsUrl, type LiveClient, type Subscription } from './support/live.ts';
+import { startServer, type TestServer } from './support/server.ts';
+import { fetchToken, signUp, type TestUser } from './support/users.ts';
+
+type Events = Subscription<TaskEventsSubscription>;
+const MAX_SOCKETS = 3;
+
+let server: TestServer;
+let alice: TestUser;
+let bob: TestUser;
+const clients: LiveClient[] = [];
+
+function open(token: () => string | Promise<string>, options: Parameters<typeof liveClient>[2] = {}, url = server.graphqlUrl): LiveClient {
+  const client = liveClient(url, token, options);
+  clients.push(client);
+  return client;
+}
+
+/** Tasks created only to find out that a subscription is in place; left out of what tests compare. */
+const probes = new Set<string>();
+const events = (sub: Events) => sub.results.map((r) => r.data?.taskEvents).filter((e) => !e || !probes.has(e.taskId));
+
+/**
+ * A subscription is in place once the server has processed its subscribe message, which the
+ * protocol does not acknowledge: touch a task of the subscriber until an event for it arrives.
+ */
+async function primed(sub: Events, url: string, user: TestUser): Promise<void> {
+  const { createTask } = await expectData(url, CreateTaskDocument, { input: { title: 'probe' } }, user.token);
+  probes.add(createTask.id);
+  let touches = 0;
+  await eventually(
+    async () => {
+      if (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id)) return true;
+      // A new title each time: an update that changes nothing writes nothing, and notifies nobody.
+      await expectData(url, UpdateTaskDocument, { id: createTask.id, input: { title: `probe ${++touches}` } }, user.token);
+      return undefined;
+    },
+    5_000,
+    () => `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)})`,
+  );
+  await expectData(url, DeleteTaskDocument, { id: createTask.id }, user.token);
+  await eventually(() => (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id && r.data.taskEvents.kind === 'DELETED') ? true : undefined), 2_000, 'the probe deletion');
+}
+
+beforeAll(async () => {
+  server = await startServer({ WS_MAX_CONNECTIONS_PER_USER: String(MAX_SOCKETS) });
+  [alice, bob] = await Promise.all([signUp(server.url), signUp(server.url)]);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.dispose().catch(() => {})));
+  await server?.stop();
+});
+
+describe('taskEvents', () => {
+  it("delivers the subscriber's own task changes, with the task as a query reads it, and nothing of anyone else's", async () => {
+    const aliceLive = open(() => alice.token);
+    const bobLive = open(() => bob.token);
+    const aliceSub = subscribe(aliceLive, TaskEventsDocument);
+    const bobSub = subscribe(bobLive, TaskEventsDocument);
+    await primed(aliceSub, server.graphqlUrl, alice);
+    await primed(bobSub, server.graphqlUrl, bob);
+
+    // Each change is committed before its response arrives: the event must follow within 1 s.
+    const committed: number[] = [];
+    const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'Water the plants' } }, alice.token);
+    committed.push(Date.now());
+    await expectData(server.graphqlUrl, UpdateTaskDocument, { id: createTask.id, input: { completed: true } }, alice.token);
+    committed.push(Date.now());
+    await expectData(server.graphqlUrl, DeleteTaskDocument, { id: createTask.id }, alice.token);
+    committed.push(Date.now());
+    await eventually(() => (events(aliceSub).length >= 3 ? true : undefined), 5_000, 'three events').catch((err: unknown) => {
+      throw new Error(`${String(err)}; task ${createTask.id}; received ${JSON.stringify(aliceSub.results)}, error ${String(aliceSub.error)}, closes ${JSON.stringify(aliceLive.closes)}; server warnings ${JSON.stringify(server.logs.filter((l) => Number(l['level']) >= 40))}`);
+    });
+    const arrivals = aliceSub.arrivals.filter((_, i) => !probes.has(aliceSub.results[i]!.data!.taskEvents.taskId));
+    arrivals.forEach((at, i) => expect(at - committed[i]!).toBeLessThan(1_000));
+
+    expect(aliceSub.results.every((r) => r.errors === undefined)).toBe(true);
+    expect(events(aliceSub)).toEqual([
+      { kind: 'CREATED', taskId: createTask.id, task: { id: createTask.id, title: 'Water the plants', completed: false, owner: { id: alice.id } } },
+      { kind: 'UPDATED', taskId: createTask.id, task: { id: createTask.id, title: 'Water the plants', completed: true, owner: { id: alice.id } } },
+      { kind: 'DELETED', taskId: createTask.id, task: null },
+    ]);
+
+    // Bob's own change reaches him after Alice's did: had hers been sent to him, they would be here.
+    const { createTask: bobs } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: "Bob's" } }, bob.token);
+    await eventually(() => (events(bobSub).length >= 1 ? true : undefined), 5_000, "Bob's event");
+    expect(events(bobSub)).toEqual([{ kind: 'CREATED', taskId: bobs.id, task: { id: bobs.id, title: "Bob's", completed: false, owner: { id: bob.id } } }]);
+  });
+
+  it('closes a socket with 4403 when connection_init carries no token or a bad one', async () => {
+    const none = open(() => '', { connectionParams: {} });
+    expect(await closed(none)).toEqual({ code: 4403, reason: expect.stringMatching(/^missing token/) as unknown });
+    const bad = open(() => 'not.a.token');
+    expect(await closed(bad)).toEqual({ code: 4403, reason: 'invalid token' });
+  });
+
+  it('serves only subscriptions, through the same parse limit, validation and error codes as HTTP', async () => {
+    const live = open(() => alice.token);
+    await connected(live);
+    const run = async (query: string, variables?: Record<string, unknown>) => {
+      const sub = subscribe(live, query, variables);
+      await eventually(() => (sub.error !== undefined || sub.completed ? true : undefined), 2_000, 'an answer');
+      return ((sub.error ?? []) as Array<{ extensions?: { code?: string } }>).map((e) => e.extensions?.code);
+    };
+    expect(await run('query { me { id } }')).toEqual(['BAD_REQUEST']);
+    expect(await run('subscription { taskEvents { nope } }')).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(await run('subscription { taskEvents { kind ')).toEqual(['GRAPHQL_PARSE_FAILED']);
+    const tooLong = `subscription { taskEvents { ${'kind '.repeat(server.config.graphql.limits.maxTokens)} } }`;
+    expect(await run(tooLong)).toEqual(['GRAPHQL_PARSE_FAILED']);
+    expect(await run('subscription ($b: Boolean!) { taskEvents { kind @include(if: $b) } }', { b: 'yes' })).toEqual(['BAD_USER_INPUT']);
+    expect(live.closes).toEqual([]);
+  });
+
+  it(`allows ${MAX_SOCKETS} sockets per user and closes one more with 4429`, async () => {
+    const carol = await signUp(server.url);
+    const allowed = Array.from({ length: MAX_SOCKETS }, () => open(() => carol.token));
+    await Promise.all(allowed.map((c) => connected(c)));
+    const extra = open(() => carol.token);
+    expect(await closed(extra)).toEqual({ code: 4429, reason: `too many connections: at most ${MAX_SOCKETS} per user` });
+    // Another user is not affected, and a freed slot can be taken again.
+    await connected(open(() => bob.token));
+    await allowed[0]!.dispose();
+    await connected(open(() => carol.token));
+  });
+
+  it('refuses upgrades from untrusted browser origins and messages over 64 KiB', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl(server.graphqlUrl), 'graphql-transport-ws', { origin: 'https://evil.example' });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => reject(new Error('opened')));
+      ws.on('error', () => {});
+    });
+    expect(status).toBe(403);
+
+    const code = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(wsUrl(server.graphqlUrl), 'graphql-transport-ws', { origin: new URL(server.url).origin });
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'x'.repeat(70 * 1024) } })));
+      ws.on('close', (c) => resolve(c));
+      ws.on('error', () => {});
+    });
+    expect(code).toBe(1009);
+  });
+
+  it('closes the sockets of a user who signs out everywhere with 4403 "signed out"', async () => {
+    const dave = await signUp(server.url);
+    const live = open(() => dave.token);
+    await connected(live);
+    const res = await fetch(`${server.url}/api/auth/revoke-sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: new URL(server.url).origin, cookie: dave.cookie },
+      body: '{}',
+    });
+    expect(res.status).toBe(200);
+    expect(await closed(live, 2_000)).toEqual({ code: 4403, reason: 'signed out' });
+  });
+});
+
+describe('a socket outliving its token', () => {
+  let short: TestServer;
+  beforeAll(async () => {
+    short = await startServer({ AUTH_JWT_LIFETIME_SECONDS: '5', AUTH_CLOCK_SKEW_SECONDS: '0' });
+  });
+  afterAll(() => short?.stop());
+
+  it('is closed with 4403 "token expired" at exp; a client refreshing its token in connectionParams carries on', async () => {
+    const erin = await signUp(short.url);
+    const exp = (JSON.parse(Buffer.from(erin.token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp * 1000;
+
+    const stale = open(() => erin.token, {}, short.graphqlUrl);
+    let tokens = 0;
+    const refreshing = open(
+      async () => (tokens++ === 0 ? erin.token : fetchToken(short.url, erin.cookie)),
+      { retryAttempts: 3 },
+      short.graphqlUrl,
+    );
+    const sub = subscribe(refreshing, TaskEventsDocument);
+    await primed(sub, short.graphqlUrl, erin);
+
+    expect(await closed(stale, exp - Date.now() + 2_000)).toEqual({ code: 4403, reason: 'token expired' });
+    expect(Date.now()).toBeGreaterThanOrEqual(exp);
+    expect(Date.now()).toBeLessThan(exp + 1_500);
+
+    // The graphql-ws client retries 4403: it asks for a token again, reconnects and resubscribes.
+    await connected(refreshing, 2, 5_000);
+    expect(refreshing.closes[0]).toEqual({ code: 4403, reason: 'token expired' });
+    const fresh = await fetchToken(short.url, erin.cookie);
+    await primed(sub, short.graphqlUrl, { ...erin, token: fresh });
+    expect(sub.error).toBeUndefined();
+  });
+
+  it('is closed with 1001 when the server shuts down', async () => {
+    const frank = await signUp(short.url);
+    const live = open(() => frank.token, {}, short.graphqlUrl);
+    await connected(live);
+    await short.app.stop();
+    expect(await closed(live)).toEqual({ code: 1001, reason: 'server shutting down' });
+  });
+});
+
+describe('a socket sending too many messages', () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startServer({ RATE_LIMIT_PER_MINUTE: '20' });
+  });
+  afterAll(() => limited?.stop());
+
+  it('is closed with 4429 past RATE_LIMIT_PER_MINUTE messages (bursts included)', async () => {
+    const user = await signUp(limited.url);
+    const ws = new WebSocket(wsUrl(limited.graphqlUrl), 'graphql-transport-ws');
+    let pongs = 0;
+    const close = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { type: string };
+      if (message.type === 'pong') pongs++;
+      if (message.type === 'connection_ack') for (let i = 0; i < 30; i++) ws.send(JSON.stringify({ type: 'ping' }));
+    });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } })));
+    expect(await close).toEqual({ code: 4429, reason: 'too many messages: at most 20 a minute' });
+    // connection_init took one of the 20.
+    expect(pongs).toBeLessThanOrEqual(19);
+  });
+});
+
+describe('the @auth directive on a subscription field', () => {
+  it('refuses an anonymous caller when the operation starts, before any stream is opened', async () => {
+    let opened = false;
+    const contextValue = {
+      viewer: null,
+      tasks: {
+        events: () => {
+          opened = true;
+          throw new Error('a stream was opened');
+        },
+      },
+    };
+    const result = await graphqlSubscribe({ schema: buildSchema(), document: parse('subscription { taskEvents { kind } }'), contextValue });
+    expect('errors' in result && result.errors?.[0]?.originalError).toBeInstanceOf(Unauthenticated);
+    expect(opened).toBe(false);
+  });
+});
