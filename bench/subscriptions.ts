@@ -50,7 +50,7 @@ function cpuSeconds(pid: number): number {
 }
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  const line = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return line ? Number(line[1]) / 1024 : 0;
 }
 
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     }
     const seq = Number(task.title.slice(1));
     const change = changes.get(seq);
-    if (!change || change.user !== socket.user) {
+    if (change?.user !== socket.user) {
       misdelivered++;
       return;
     }

@@ -54,8 +54,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose().catch(() => {})));
-  await b?.stop();
-  await a?.stop();
+  await b.stop();
+  await a.stop();
 });
 
 describe('two instances on one database', () => {
@@ -122,9 +122,9 @@ describe('an instance whose LISTEN connection goes silent', () => {
     c = await startServer(sameDeployment(Object.assign(new URL(a.database.url), { port: String(proxy.port) }).toString()));
   });
   afterAll(async () => {
-    proxy?.restore();
-    await c?.stop();
-    await proxy?.close();
+    proxy.restore();
+    await c.stop();
+    await proxy.close();
   });
 
   it('tells its subscribers (1013), reconnects by itself, and delivers again', async () => {

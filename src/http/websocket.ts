@@ -263,7 +263,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     socket.on('pong', () => (alive = true));
     const keepAlive = setInterval(() => {
       // A peer that did not answer the last ping in a whole interval is gone without a close.
-      if (!alive) return socket.terminate();
+      if (!alive) { socket.terminate(); return; }
       alive = false;
       socket.ping();
     }, KEEPALIVE_MS);
@@ -275,7 +275,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         protocol: socket.protocol,
         send: (data) =>
           new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
+            if (socket.readyState !== socket.OPEN) { resolve(); return; }
             socket.send(data, (err) => (err ? reject(err) : resolve()));
           }),
         close: (code, reason) => close(socket, code ?? 1000, reason ?? ''),
@@ -307,14 +307,14 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    if ((q === -1 ? url : url.slice(0, q)) !== options.path) return reject(socket, 404, 'Not Found');
-    if (stopping) return reject(socket, 503, 'Service Unavailable');
+    if ((q === -1 ? url : url.slice(0, q)) !== options.path) { reject(socket, 404, 'Not Found'); return; }
+    if (stopping) { reject(socket, 503, 'Service Unavailable'); return; }
     // Browsers let any page open a WebSocket to any host: only pages of trusted origins may.
     // (Tokens travel in the messages, not in cookies, so this is about who may hold sockets here.)
     const origin = req.headers.origin;
     if (origin !== undefined && !options.trustedOrigins.includes(origin)) {
       logger.info({ origin }, 'refused a WebSocket from an untrusted origin');
-      return reject(socket, 403, 'Forbidden');
+      reject(socket, 403, 'Forbidden'); return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };

@@ -22,10 +22,11 @@ export function onUserEvents(listener: PgListener, logger: Logger, handler: (eve
     } catch {
       event = undefined;
     }
-    if (!event || typeof event.userId !== 'string' || !['UPDATED', 'DELETED', 'SIGNED_OUT'].includes(String(event.kind))) {
+    const kind = (['UPDATED', 'DELETED', 'SIGNED_OUT'] as const).find((k) => k === event?.kind);
+    if (!event || typeof event.userId !== 'string' || !kind) {
       logger.warn({ payload }, 'ignored a malformed user notification');
       return;
     }
-    handler({ kind: event.kind!, userId: event.userId });
+    handler({ kind, userId: event.userId });
   });
 }

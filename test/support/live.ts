@@ -61,7 +61,7 @@ export function liveClient(graphqlUrl: string, token: () => string | Promise<str
       connected: () => state.connections++,
       closed: (event) => {
         const { code, reason } = event as { code: number; reason: string };
-        state.closes.push({ code, reason: String(reason) });
+        state.closes.push({ code, reason });
       },
     },
     // Errors surface through `closes` and the subscriptions; keep the test output quiet.
