@@ -47,26 +47,6 @@ export default defineConfig(
     },
   },
   {
-    // TEMPORARY, until these files (changed on other branches while the strict rules came in) are
-    // fixed after the merge: their remaining findings warn instead of failing. Delete this block then.
-    files: [
-      'src/auth/auth.directive.ts',
-      'src/auth/auth.ts',
-      'src/auth/identity.ts',
-      'src/auth/token-verifier.ts',
-      'src/http/body.ts',
-      'src/tasks/task.cursor.ts',
-      'src/users/user.directory.ts',
-    ],
-    rules: {
-      '@typescript-eslint/array-type': ['warn', { default: 'array-simple' }],
-      '@typescript-eslint/no-confusing-void-expression': ['warn', { ignoreArrowShorthand: true }],
-      '@typescript-eslint/no-non-null-assertion': 'warn',
-      '@typescript-eslint/no-unnecessary-condition': 'warn',
-      '@typescript-eslint/prefer-nullish-coalescing': 'warn',
-    },
-  },
-  {
     // The web example's browser code (its own tsconfig: DOM, JSX).
     files: ['examples/web/src/**'],
     languageOptions: { globals: globals.browser },

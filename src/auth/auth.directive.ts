@@ -7,13 +7,18 @@ interface ViewerContext {
   viewer: unknown;
 }
 
+/** Whether `node` carries the directive `name` at least once. */
+function hasDirective(schema: GraphQLSchema, node: Parameters<typeof getDirective>[1], name: string): boolean {
+  return (getDirective(schema, node, name)?.length ?? 0) > 0;
+}
+
 /** Root fields that carry neither `@auth` nor `@public`, as `Type.field`. */
 export function unguardedRootFields(schema: GraphQLSchema): string[] {
   const unguarded: string[] = [];
   for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
     if (!type) continue;
     for (const field of Object.values(type.getFields())) {
-      const guarded = getDirective(schema, field, 'auth')?.length || getDirective(schema, field, 'public')?.length;
+      const guarded = hasDirective(schema, field, 'auth') || hasDirective(schema, field, 'public');
       if (!guarded) unguarded.push(`${type.name}.${field.name}`);
     }
   }
@@ -33,7 +38,7 @@ export function authDirectiveTransformer(schema: GraphQLSchema): GraphQLSchema {
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (fieldConfig: GraphQLFieldConfig<unknown, ViewerContext>, _fieldName, typeName) => {
       const type = schema.getType(typeName);
-      const required = getDirective(schema, fieldConfig, 'auth')?.length || (type && getDirective(schema, type, 'auth')?.length);
+      const required = hasDirective(schema, fieldConfig, 'auth') || (type != null && hasDirective(schema, type, 'auth'));
       if (!required) return fieldConfig;
       const resolve = fieldConfig.resolve ?? defaultFieldResolver;
       const { subscribe } = fieldConfig;

@@ -65,8 +65,18 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
     rateLimit: { enabled: config.rateLimit.perMinute > 0 },
     databaseHooks: {
       user: {
-        update: { after: (user) => Promise.resolve(hooks.onUserChanged(user.id)) },
-        delete: { after: (user) => Promise.resolve(hooks.onUserChanged(user.id)) },
+        update: {
+          after: (user) => {
+            hooks.onUserChanged(user.id);
+            return Promise.resolve();
+          },
+        },
+        delete: {
+          after: (user) => {
+            hooks.onUserChanged(user.id);
+            return Promise.resolve();
+          },
+        },
       },
     },
     telemetry: { enabled: false },

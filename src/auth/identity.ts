@@ -28,6 +28,12 @@ export interface Identity {
 /** A remote key set is re-read at least this often, in the background, if its server answers. */
 const REMOTE_JWKS_MAX_AGE_MS = 10 * 60_000;
 
+/** A per-mode setting, which config.ts requires for its mode: never undefined here but in a bug. */
+function requiredSetting(value: string | undefined, name: string): string {
+  if (value === undefined) throw new Error(`${name} is not configured`);
+  return value;
+}
+
 /**
  * The three deployment shapes of the README, one verifier each, chosen by AUTH_MODE. `authPool` is
  * Better Auth's own; `users` (the ORM's Kysely) is where the current user records are read.
@@ -52,10 +58,10 @@ export async function createIdentity(config: Config, authPool: pg.Pool, users: K
       break;
     }
     case 'remote-jwks':
-      keys = cachedKeySet(fetchJwks(settings.jwksUrl!), { cooldownMs, maxAgeMs: REMOTE_JWKS_MAX_AGE_MS, logger });
+      keys = cachedKeySet(fetchJwks(requiredSetting(settings.jwksUrl, 'AUTH_JWKS_URL')), { cooldownMs, maxAgeMs: REMOTE_JWKS_MAX_AGE_MS, logger });
       break;
     case 'shared-secret':
-      keys = await sharedSecretKey(settings.jwtSecret!);
+      keys = await sharedSecretKey(requiredSetting(settings.jwtSecret, 'AUTH_JWT_SECRET'));
       break;
   }
   const verifier = createTokenVerifier(keys, {

@@ -104,7 +104,7 @@ export function cachedKeySet(load: () => Promise<JSONWebKeySet>, { cooldownMs, m
       loadStartedAt = Date.now();
       try {
         const jwks = await load();
-        if (!Array.isArray(jwks?.keys)) throw new Error('not a JWK set');
+        if (!Array.isArray(jwks.keys)) throw new Error('not a JWK set');
         const next = JSON.stringify(jwks.keys);
         if (next !== fingerprint) {
           fingerprint = next;
@@ -134,6 +134,9 @@ export function cachedKeySet(load: () => Promise<JSONWebKeySet>, { cooldownMs, m
       // Before the first successful load too, at most one attempt per cooldown: tokens must not be
       // able to hammer an unreachable key source.
       if (!coolingDown()) await reload();
+      // The rule is wrong here: reload() may have set `local`, which TypeScript cannot see (it keeps
+      // the narrowing to undefined from above across the call; microsoft/TypeScript#9998).
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (!local) throw new TokenRejected('no signing keys available');
     } else if (maxAgeMs !== undefined && Date.now() - loadedAt > maxAgeMs && !coolingDown()) {
       void reload();
@@ -211,8 +214,11 @@ export function createTokenVerifier(keys: KeySource, options: VerifierOptions): 
         throw new TokenRejected(err instanceof Error ? err.message : 'verification failed', false, { cause: err });
       }
       const viewer = viewerFrom(payload);
+      // jwtVerify has checked both (requiredClaims, numeric); this only tells TypeScript so.
+      const { exp, iat } = payload;
+      if (exp === undefined || iat === undefined) throw new TokenRejected('no exp or iat');
       // Never served past `exp`, nor past the maximum age, nor across a change of keys.
-      const until = Math.min(payload.exp! * 1000, (payload.iat! + options.maxTokenAgeSeconds) * 1000);
+      const until = Math.min(exp * 1000, (iat + options.maxTokenAgeSeconds) * 1000);
       cache.set(token, { viewer, until, generation: keys.generation() });
       return viewer;
     },

@@ -39,7 +39,11 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs = BODY_T
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('end', () => {
+      // A body in one chunk (the usual small request) is resolved as it is, without a copy.
+      const [first] = chunks;
+      resolve(chunks.length === 1 && first ? first : Buffer.concat(chunks));
+    });
     req.on('error', reject);
   });
   let timer: NodeJS.Timeout | undefined;
