@@ -6,7 +6,21 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', '.data/', 'coverage/', 'src/graphql/generated/', 'test/generated/', 'bench/results/', 'examples/web/src/gql/', 'examples/node/gql/', 'examples/web/dist/', 'test-results/', 'playwright-report/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.data/',
+      'coverage/',
+      'src/graphql/generated/',
+      'test/generated/',
+      'bench/results/',
+      'examples/web/src/gql/',
+      'examples/node/gql/',
+      'examples/web/dist/',
+      'test-results/',
+      'playwright-report/',
+    ],
+  },
   {
     // JS/TS rules only for code files: they must not run on the GraphQL files below. (defineConfig
     // intersects `files`, so typescript-eslint's TS-only parts stay TS-only.)

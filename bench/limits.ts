@@ -59,14 +59,31 @@ async function main() {
     BETTER_AUTH_URL: serverUrl,
     LOG_LEVEL: 'warn',
     ...(process.env['BENCH_LIMITS'] === 'off'
-      ? { RATE_LIMIT_PER_MINUTE: '0', GRAPHQL_MAX_ALIASES: '100000', GRAPHQL_MAX_TOKENS: '1000000', GRAPHQL_MAX_DEPTH: '1000', GRAPHQL_MAX_DIRECTIVES: '100000', GRAPHQL_MAX_COST: '100000000' }
+      ? {
+          RATE_LIMIT_PER_MINUTE: '0',
+          GRAPHQL_MAX_ALIASES: '100000',
+          GRAPHQL_MAX_TOKENS: '1000000',
+          GRAPHQL_MAX_DEPTH: '1000',
+          GRAPHQL_MAX_DIRECTIVES: '100000',
+          GRAPHQL_MAX_COST: '100000000',
+        }
       : {}),
   };
-  const child: ChildProcess = spawn(process.execPath, ['src/index.ts'], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['src/index.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   cleanups.push(() => child.kill('SIGTERM'));
   for (let i = 0; ; i++) {
     if (i > 300) throw new Error('server did not become ready');
-    if (await fetch(`${serverUrl}/readyz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${serverUrl}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await new Promise((r) => setTimeout(r, 100));
   }
 
@@ -95,7 +112,11 @@ async function main() {
 
   const post = async (token: string, query: string) => {
     const started = performance.now();
-    const res = await fetch(`${serverUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+    const res = await fetch(`${serverUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query }),
+    });
     const text = await res.text();
     if (res.status !== 200 || text.includes('"errors"')) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
     return performance.now() - started;
@@ -121,7 +142,9 @@ async function main() {
   await Promise.all(loops);
   const ms = (v: number) => `${v.toFixed(1)} ms`;
   console.log(`isolation: heavy (3 in parallel) p50 ${ms(percentile(heavyTimes, 50))}, n=${heavyTimes.length}`);
-  console.log(`isolation: another user's small query p50 ${ms(percentile(smallTimes, 50))} p95 ${ms(percentile(smallTimes, 95))} max ${ms(Math.max(...smallTimes))}`);
+  console.log(
+    `isolation: another user's small query p50 ${ms(percentile(smallTimes, 50))} p95 ${ms(percentile(smallTimes, 95))} max ${ms(Math.max(...smallTimes))}`,
+  );
 
   // 2. Capacity: 1,000 users at 1 request/s each.
   let next = 0;

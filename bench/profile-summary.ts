@@ -59,7 +59,10 @@ for (const [id, us] of self) if (underAuth(id)) authUs += us;
 const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
 const busy = total - (areas.get('(idle)') ?? 0);
 console.log(`total ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy\n\nself time by area (share of busy time):`);
-for (const [a, us] of [...areas].filter(([a]) => a !== '(idle)').sort((x, y) => y[1] - x[1]).slice(0, 25)) {
+for (const [a, us] of [...areas]
+  .filter(([a]) => a !== '(idle)')
+  .sort((x, y) => y[1] - x[1])
+  .slice(0, 25)) {
   console.log(`${((100 * us) / busy).toFixed(1).padStart(5)}%  ${a}`);
 }
 console.log(`\ntoken verification and user lookup (inclusive): ${((100 * authUs) / busy).toFixed(1)}% of busy time`);

@@ -279,7 +279,9 @@ async function main(): Promise<void> {
   };
   let deepCursor: string | null = null;
   for (let i = 0; i < DEEP_OFFSET / 100; i++) {
-    const { data } = await gql('query ($after: String) { tasks(first: 100, after: $after) { pageInfo { endCursor } } }', deepToken, { after: deepCursor });
+    const { data } = await gql('query ($after: String) { tasks(first: 100, after: $after) { pageInfo { endCursor } } }', deepToken, {
+      after: deepCursor,
+    });
     deepCursor = data.tasks.pageInfo.endCursor;
   }
 
@@ -342,7 +344,8 @@ async function main(): Promise<void> {
         }),
       }),
       check: (status, body, u) =>
-        status === 200 && (JSON.parse(body) as { data?: { createTask?: { owner: { id: string } } } }).data?.createTask?.owner.id === seeded.users[u]!.id,
+        status === 200 &&
+        (JSON.parse(body) as { data?: { createTask?: { owner: { id: string } } } }).data?.createTask?.owner.id === seeded.users[u]!.id,
     },
     {
       name: 'floor: UPDATE ... RETURNING',
@@ -391,7 +394,9 @@ async function main(): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const op of selected) {
       const target =
-        op.target === 'floor' ? { url: `http://127.0.0.1:${floorPort}${op.path ?? '/'}`, pid: floor.pid! } : { url: `${serverUrl}/graphql`, pid: server.pid! };
+        op.target === 'floor'
+          ? { url: `http://127.0.0.1:${floorPort}${op.path ?? '/'}`, pid: floor.pid! }
+          : { url: `${serverUrl}/graphql`, pid: server.pid! };
       const users = op.name.startsWith('10k') ? 1 : tokens.length;
       await load(target.url, op, target.pid, users, WARMUP);
       const r = await load(target.url, op, target.pid, users, DURATION);
@@ -440,7 +445,7 @@ async function main(): Promise<void> {
     ),
     '',
     'Each server operation is compared with its floor: reads with "floor: 20 tasks", createTask with the',
-    'INSERT floor, updateTask with the UPDATE floor; RSS with the floor process\'s peak.',
+    "INSERT floor, updateTask with the UPDATE floor; RSS with the floor process's peak.",
   ];
   const deepRow = table.find((r) => r.operation.includes('deep'));
   console.log(lines.join('\n'));
@@ -453,7 +458,20 @@ async function main(): Promise<void> {
   const resultsDir = path.join(projectRoot, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, table, runs: results }, null, 2);
+  const json = JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cores: cpus().length,
+      rounds: ROUNDS,
+      duration: DURATION,
+      connections: CONNECTIONS,
+      table,
+      runs: results,
+    },
+    null,
+    2,
+  );
   writeFileSync(file, json);
   writeFileSync(path.join(resultsDir, 'latest.json'), json);
   log(`results written to ${path.relative(projectRoot, file)}`);

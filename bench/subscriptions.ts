@@ -63,11 +63,21 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 }
 
 async function startServer(env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['src/index.ts'], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['src/index.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   cleanups.push(() => child.kill('SIGTERM'));
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
-    if (await fetch(readyUrl).then((r) => r.ok, () => false)) return child;
+    if (
+      await fetch(readyUrl).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return child;
     await sleep(100);
   }
   throw new Error('the server did not become ready');
@@ -161,7 +171,16 @@ async function main(): Promise<void> {
   for (let i = 0; i < users.length; i += 50) {
     tokens.push(
       ...(await Promise.all(
-        users.slice(i, i + 50).map(async (u) => (await auth.api.signJWT({ body: { payload: { sub: u.id, email: u.email, name: `Bench ${u.id}`, iat: Math.floor(Date.now() / 1000) } } })).token),
+        users
+          .slice(i, i + 50)
+          .map(
+            async (u) =>
+              (
+                await auth.api.signJWT({
+                  body: { payload: { sub: u.id, email: u.email, name: `Bench ${u.id}`, iat: Math.floor(Date.now() / 1000) } },
+                })
+              ).token,
+          ),
       )),
     );
   }
@@ -181,7 +200,10 @@ async function main(): Promise<void> {
   const sockets: Socket[] = [];
 
   const onEvent = (s: number, socket: Socket, raw: string) => {
-    const message = JSON.parse(raw) as { type: string; payload?: { data?: { taskEvents?: { task: { title: string; owner: { id: string } } | null } } } };
+    const message = JSON.parse(raw) as {
+      type: string;
+      payload?: { data?: { taskEvents?: { task: { title: string; owner: { id: string } } | null } } };
+    };
     if (message.type === 'connection_ack') {
       socket.acked = true;
       socket.ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIPTION } }));

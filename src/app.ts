@@ -129,7 +129,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => live.stop());
 
     let isReady = false;
-    const notReadyError = new ServiceUnavailable('The server is starting and cannot reach its database yet; try again shortly.', NOT_READY_RETRY_AFTER_SECONDS);
+    const notReadyError = new ServiceUnavailable(
+      'The server is starting and cannot reach its database yet; try again shortly.',
+      NOT_READY_RETRY_AFTER_SECONDS,
+    );
     const notReady = domainRefusal(notReadyError);
     const unavailable = (res: Parameters<Handler>[1], body: unknown = notReady.body) => sendJson(res, notReady.status, body, notReady.headers);
 
@@ -263,7 +266,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (!drained) {
         // Past the deadline: whatever still runs is cancelled and rolls back, so that nothing a
         // client never heard about commits later (a write waiting on a lock, say).
-        logger.warn({ inFlight: requests.inFlight(), shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline reached: cancelling requests still in flight');
+        logger.warn(
+          { inFlight: requests.inFlight(), shutdownTimeoutMs: config.shutdownTimeoutMs },
+          'shutdown deadline reached: cancelling requests still in flight',
+        );
         const terminated = await terminateBackends(database.url, tag, CANCEL_TIMEOUT_MS).catch((err: unknown) => {
           logger.warn({ err }, 'could not cancel database work (database unreachable?)');
           return 0;

@@ -61,7 +61,7 @@ export class Conflict extends DomainError {
 }
 
 /**
- * A dependency (the database, the rate-limit store) cannot answer now, or answered too slowly.
+ * A dependency (the database) cannot answer now, or answered too slowly.
  * Retryable: HTTP 503 with `Retry-After` when the whole request fails.
  */
 export class ServiceUnavailable extends DomainError {

@@ -38,7 +38,10 @@ async function main(): Promise<void> {
     signalledAt = Date.now();
     log.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining requests');
     // Bounded even if something in stop() hangs.
-    setTimeout(() => fatal(new Error('shutdown took too long'), 'shutdown did not finish in time; exiting'), config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
+    setTimeout(
+      () => fatal(new Error('shutdown took too long'), 'shutdown did not finish in time; exiting'),
+      config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS,
+    ).unref();
     if (running.app) stopAndExit(running.app);
   };
   const stopAndExit = (running: App) => {

@@ -14,13 +14,15 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-const create = async (title: string, user = alice) => (await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title } }, user.token)).createTask;
+const create = async (title: string, user = alice) =>
+  (await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title } }, user.token)).createTask;
 const read = async (id: string) => {
   const { task } = await expectData(server.graphqlUrl, TaskDocument, { id }, alice.token);
   if (!task) throw new Error(`task ${id} not found`);
   return task;
 };
-const update = (id: string, input: Record<string, unknown>, user = alice) => execute(server.graphqlUrl, UpdateTaskDocument, { id, input }, user.token);
+const update = (id: string, input: Record<string, unknown>, user = alice) =>
+  execute(server.graphqlUrl, UpdateTaskDocument, { id, input }, user.token);
 
 describe('Task.version', () => {
   it('is 1 at creation and one more with each change', async () => {
@@ -60,9 +62,7 @@ describe('updateTask with expectedVersion', () => {
 
   it('of 20 concurrent updates sent with the same expected version, exactly one applies', async () => {
     const task = await create('contended');
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => update(task.id, { title: `writer ${i}`, expectedVersion: 1 })),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => update(task.id, { title: `writer ${i}`, expectedVersion: 1 })));
     const applied = results.filter((r) => r.data?.updateTask);
     const refused = results.filter((r) => codes(r)[0] === 'CONFLICT');
     expect(applied).toHaveLength(1);

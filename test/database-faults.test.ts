@@ -44,7 +44,10 @@ async function timed<T>(ms: number, fn: () => Promise<T>): Promise<T> {
 }
 
 function expectUnavailable(res: GraphQLResult<unknown>): void {
-  expect({ status: res.status, errors: res.errors }).toEqual({ status: 503, errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: "SERVICE_UNAVAILABLE" }) })] });
+  expect({ status: res.status, errors: res.errors }).toEqual({
+    status: 503,
+    errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE' }) })],
+  });
   expect(codes(res)).toEqual(['SERVICE_UNAVAILABLE']);
   expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
 }
@@ -98,7 +101,9 @@ describe('repeated outages (connections reset, new ones refused) with writes in 
       expectUnavailable(
         await timed(10_000, () => execute(server.graphqlUrl, CreateTaskDocument, { input: { title: 'during the outage' } }, user.token)),
       );
-      await expectAuthUnavailable(await timed(10_000, () => fetch(`${server.url}/api/auth/token`, { headers: authHeaders(server, { cookie: user.cookie }) })));
+      await expectAuthUnavailable(
+        await timed(10_000, () => fetch(`${server.url}/api/auth/token`, { headers: authHeaders(server, { cookie: user.cookie }) })),
+      );
       await expectAuthUnavailable(
         await timed(10_000, () =>
           fetch(`${server.url}/api/auth/sign-in/email`, {
@@ -127,7 +132,9 @@ describe('repeated outages (connections reset, new ones refused) with writes in 
     // No connection leaked on the way: more concurrent writes than the pool has connections all
     // succeed, and sign-in and tokens work.
     const writes = await timed(10_000, () =>
-      Promise.all(Array.from({ length: 40 }, (_, i) => execute(server.graphqlUrl, CreateTaskDocument, { input: { title: `after all ${i}` } }, user.token))),
+      Promise.all(
+        Array.from({ length: 40 }, (_, i) => execute(server.graphqlUrl, CreateTaskDocument, { input: { title: `after all ${i}` } }, user.token)),
+      ),
     );
     expect(writes.filter((r) => r.errors)).toEqual([]);
     const cookie = await signIn(server.url, user.email, user.password);

@@ -19,9 +19,17 @@ const origin = () => new URL(server.url).origin;
 
 describe('headers', () => {
   it('marks every /graphql answer no-store and every answer nosniff, and keeps connections alive for 65 s', async () => {
-    const ok = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(user.token) }, body: '{"query":"{ me { id } }"}' });
+    const ok = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(user.token) },
+      body: '{"query":"{ me { id } }"}',
+    });
     const bad = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{"}' });
-    const refused = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, body: '{"query":"{ me { id } }"}' });
+    const refused = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer nope' },
+      body: '{"query":"{ me { id } }"}',
+    });
     for (const res of [ok, bad, refused]) {
       expect({ status: res.status, cache: res.headers.get('cache-control'), nosniff: res.headers.get('x-content-type-options') }).toEqual({
         status: res.status,
@@ -43,7 +51,11 @@ describe('headers', () => {
 
   it('lets browser scripts read WWW-Authenticate, X-Request-Id and Retry-After', async () => {
     for (const path of ['/graphql', '/api/auth/get-session']) {
-      const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { origin: origin(), 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { origin: origin(), 'content-type': 'application/json' },
+        body: '{}',
+      });
       const exposed = (res.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/\s*,\s*/);
       expect({ path, exposed }).toEqual({ path, exposed: expect.arrayContaining(['www-authenticate', 'x-request-id', 'retry-after']) });
     }
@@ -51,17 +63,21 @@ describe('headers', () => {
 });
 
 describe('a slow client', () => {
-  it(`gets 408 when its body does not arrive within ${BODY_TIMEOUT_MS / 1000} s, and the connection is closed`, async () => {
-    const { port } = new URL(server.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    let answer = '';
-    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.write(`POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":`);
-    await closed;
-    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
-    expect(answer).toContain('"code":"REQUEST_TIMEOUT"');
-  }, BODY_TIMEOUT_MS + 10_000);
+  it(
+    `gets 408 when its body does not arrive within ${BODY_TIMEOUT_MS / 1000} s, and the connection is closed`,
+    async () => {
+      const { port } = new URL(server.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(`POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":`);
+      await closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toContain('"code":"REQUEST_TIMEOUT"');
+    },
+    BODY_TIMEOUT_MS + 10_000,
+  );
 });
 
 describe('CSRF prevention with the real urql client', () => {
@@ -71,7 +87,19 @@ describe('CSRF prevention with the real urql client', () => {
       exchanges: [cacheExchange, fetchExchange],
       fetchOptions: () => ({ headers: { authorization: `Bearer ${user.token}` } }),
     });
-    const result = await client.query(gql`query Me { me { id email } }`, {}).toPromise();
+    const result = await client
+      .query(
+        gql`
+          query Me {
+            me {
+              id
+              email
+            }
+          }
+        `,
+        {},
+      )
+      .toPromise();
     expect(result.error).toBeUndefined();
     expect(result.data).toEqual({ me: { __typename: 'User', id: user.id, email: user.email } });
     // It really was a GET (urql's default for queries within the URL limit).
@@ -123,7 +151,11 @@ describe('in production', () => {
   afterAll(() => prod.stop());
 
   const send = async (query: string, variables: Record<string, unknown> = {}) => {
-    const res = await fetch(prod.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(prod.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
     return { status: res.status, body: await res.text() };
   };
 

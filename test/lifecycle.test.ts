@@ -74,7 +74,9 @@ describe('starting without a database', () => {
     });
     expect(graphql.status).toBe(503);
     expect(Number(graphql.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await graphql.json()).toEqual({ errors: [{ message: expect.any(String), extensions: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE' }) }] });
+    expect(await graphql.json()).toEqual({
+      errors: [{ message: expect.any(String), extensions: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE' }) }],
+    });
     const auth = await fetch(`${url}/api/auth/get-session`);
     expect(auth.status).toBe(503);
     expect(auth.headers.get('retry-after')).not.toBeNull();

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateTaskDocument, DeleteTaskDocument, MeDocument, TaskDocument, TaskPageDocument, TasksDocument, UpdateTaskDocument } from './generated/graphql.ts';
+import {
+  CreateTaskDocument,
+  DeleteTaskDocument,
+  MeDocument,
+  TaskDocument,
+  TaskPageDocument,
+  TasksDocument,
+  UpdateTaskDocument,
+} from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
@@ -17,7 +25,8 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 const TASK_FIELDS = 'id title description completed priority dueAt createdAt updatedAt owner { id email name }';
-const taskCount = async () => (await expectData<{ tasks: { totalCount: number } }>(server.graphqlUrl, '{ tasks(first: 1) { totalCount } }', {}, user.token)).tasks.totalCount;
+const taskCount = async () =>
+  (await expectData<{ tasks: { totalCount: number } }>(server.graphqlUrl, '{ tasks(first: 1) { totalCount } }', {}, user.token)).tasks.totalCount;
 
 async function refused(query: string, code: string, message: string, variables: Record<string, unknown> = {}) {
   const res = await execute(server.graphqlUrl, query, variables, user.token);
@@ -71,7 +80,11 @@ describe('over a limit: HTTP 400, a coded error naming the limit, and nothing ru
     expect(await taskCount()).toBe(before);
     // Aliases below the root: 1,000 totalCount aliases would be 1,000 COUNT queries.
     const counts = Array.from({ length: 31 }, (_, i) => `n${i}: hasNextPage`).join(' ');
-    await refused(`{ tasks(first: 1) { pageInfo { ${counts} } } }`, 'TOO_MANY_ALIASES', 'The operation uses 31 aliases; at most 30 are allowed (GRAPHQL_MAX_ALIASES).');
+    await refused(
+      `{ tasks(first: 1) { pageInfo { ${counts} } } }`,
+      'TOO_MANY_ALIASES',
+      'The operation uses 31 aliases; at most 30 are allowed (GRAPHQL_MAX_ALIASES).',
+    );
     const thirty = Array.from({ length: 30 }, (_, i) => `n${i}: __typename`).join(' ');
     expect((await execute(server.graphqlUrl, `{ tasks(first: 1) { ${thirty} } }`, {}, user.token)).status).toBe(200);
   });
@@ -101,7 +114,11 @@ describe('over a limit: HTTP 400, a coded error naming the limit, and nothing ru
   it('estimates cost with page sizes and totalCount, assuming the largest page for a variable (GRAPHQL_MAX_COST, 5000)', async () => {
     const before = await taskCount();
     const page = `tasks(first: 100) { totalCount nodes { ${TASK_FIELDS} } }`;
-    const res = await refused(`{ a: ${page} b: ${page} c: ${page} d: ${page} }`, 'QUERY_TOO_COMPLEX', expect.stringMatching(/^The operation uses \d+ cost points; at most 5000 are allowed \(GRAPHQL_MAX_COST\)\.$/) as unknown as string);
+    const res = await refused(
+      `{ a: ${page} b: ${page} c: ${page} d: ${page} }`,
+      'QUERY_TOO_COMPLEX',
+      expect.stringMatching(/^The operation uses \d+ cost points; at most 5000 are allowed \(GRAPHQL_MAX_COST\)\.$/) as unknown as string,
+    );
     expect(res.errors?.[0]?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', limit: 'GRAPHQL_MAX_COST', max: 5000, found: expect.any(Number) });
     // The same with `first` as a variable: the estimate assumes the largest page, whatever the variable says.
     const variablePage = `tasks(first: $n) { totalCount nodes { ${TASK_FIELDS} } }`;
@@ -135,9 +152,17 @@ describe('refusals that used to say nothing useful', () => {
     const depth = 400_000;
     for (const type of ['String', 'TaskFilter', '[ID!]']) {
       const body = `{"query":"query ($v: ${type}) { me { id } }","variables":{"v":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
-      const raw = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body });
+      const raw = await fetch(server.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+        body,
+      });
       const json = (await raw.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
-      expect({ type, status: raw.status, codes: json.errors?.map((e) => e.extensions?.code) }).toEqual({ type, status: 400, codes: [expect.not.stringMatching(/INTERNAL/)] });
+      expect({ type, status: raw.status, codes: json.errors?.map((e) => e.extensions?.code) }).toEqual({
+        type,
+        status: 400,
+        codes: [expect.not.stringMatching(/INTERNAL/)],
+      });
     }
     const literal = `{ tasks(after: ${'['.repeat(1400)}${']'.repeat(1400)}) { totalCount } }`;
     const lit = await execute(server.graphqlUrl, literal, {}, user.token);
@@ -148,11 +173,16 @@ describe('refusals that used to say nothing useful', () => {
   it('refuses a document nested too deeply to parse with QUERY_TOO_COMPLEX, even with the token limit raised', async () => {
     const lax = await startServer({ GRAPHQL_MAX_TOKENS: '1000000', GRAPHQL_MAX_DEPTH: '100000' });
     try {
-      for (const query of [`${'{ me '.repeat(20_000)}${'}'.repeat(20_000)}`, `{ tasks(after: ${'['.repeat(20_000)}${']'.repeat(20_000)}) { totalCount } }`]) {
+      for (const query of [
+        `${'{ me '.repeat(20_000)}${'}'.repeat(20_000)}`,
+        `{ tasks(after: ${'['.repeat(20_000)}${']'.repeat(20_000)}) { totalCount } }`,
+      ]) {
         const res = await execute(lax.graphqlUrl, query);
         expect({ status: res.status, errors: res.errors }).toEqual({
           status: 400,
-          errors: [{ message: 'The operation or its variables are nested too deeply to process; flatten them.', extensions: { code: 'QUERY_TOO_COMPLEX' } }],
+          errors: [
+            { message: 'The operation or its variables are nested too deeply to process; flatten them.', extensions: { code: 'QUERY_TOO_COMPLEX' } },
+          ],
         });
       }
     } finally {

@@ -40,7 +40,12 @@ describe('logs during a database outage under load (NODE_ENV=production)', () =>
     gate.shut();
     const requests = 200;
     const kinds = [
-      () => fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query: print(TasksDocument) }) }),
+      () =>
+        fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+          body: JSON.stringify({ query: print(TasksDocument) }),
+        }),
       () =>
         fetch(`${url}/graphql`, {
           method: 'POST',
@@ -54,7 +59,12 @@ describe('logs during a database outage under load (NODE_ENV=production)', () =>
           body: JSON.stringify({ email: user.email, password: user.password }),
         }),
       () => fetch(`${url}/readyz`),
-      () => fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${stranger.token}` }, body: JSON.stringify({ query: print(TasksDocument) }) }),
+      () =>
+        fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${stranger.token}` },
+          body: JSON.stringify({ query: print(TasksDocument) }),
+        }),
     ];
     const statuses: number[] = [];
     const ids = new Set<string>();
@@ -101,7 +111,10 @@ describe('logs during a database outage under load (NODE_ENV=production)', () =>
     // A failure names its cause (message and code) and the request it belongs to.
     const failure = others.find((l) => l['requestId'] && (l['err'] as { code?: unknown } | undefined)?.code);
     expect(failure).toEqual(
-      expect.objectContaining({ requestId: expect.any(String), err: expect.objectContaining({ message: expect.any(String), code: expect.any(String) }) }),
+      expect.objectContaining({
+        requestId: expect.any(String),
+        err: expect.objectContaining({ message: expect.any(String), code: expect.any(String) }),
+      }),
     );
     // Including one that fails before any resolver runs (Apollo itself logs nothing then).
     expect(others.find((l) => l.msg === 'could not build the request context')).toEqual(

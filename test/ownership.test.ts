@@ -1,12 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  CreateTaskDocument,
-  DeleteTaskDocument,
-  TaskDocument,
-  TasksDocument,
-  UpdateTaskDocument,
-  type TaskFilter,
-} from './generated/graphql.ts';
+import { CreateTaskDocument, DeleteTaskDocument, TaskDocument, TasksDocument, UpdateTaskDocument, type TaskFilter } from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
@@ -52,12 +45,7 @@ describe("another user's task", () => {
   });
 
   it('cannot be updated: FORBIDDEN, and it stays as it was', async () => {
-    const res = await execute(
-      server.graphqlUrl,
-      UpdateTaskDocument,
-      { id: aliceTask.id, input: { title: 'pwned', completed: true } },
-      bob.token,
-    );
+    const res = await execute(server.graphqlUrl, UpdateTaskDocument, { id: aliceTask.id, input: { title: 'pwned', completed: true } }, bob.token);
     expect(codes(res)).toEqual(['FORBIDDEN']);
     expect(res.data).toBeNull();
     expect(JSON.stringify(res)).not.toContain('secret');
@@ -123,9 +111,7 @@ describe('many users at once', () => {
     const users = await Promise.all(Array.from({ length: 8 }, () => signUp(server.url)));
     await Promise.all(
       users.flatMap((u, i) =>
-        Array.from({ length: 5 }, (_, n) =>
-          expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: `user ${i} task ${n}` } }, u.token),
-        ),
+        Array.from({ length: 5 }, (_, n) => expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: `user ${i} task ${n}` } }, u.token)),
       ),
     );
     const lists = await Promise.all(

@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import {
-  TasksDocument,
-  type CreateTaskInput,
-  type TaskFilter,
-  type TaskOrder,
-  type TaskPriority,
-  type TasksQuery,
-} from './generated/graphql.ts';
+import { TasksDocument, type CreateTaskInput, type TaskFilter, type TaskOrder, type TaskPriority, type TasksQuery } from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
@@ -73,8 +66,7 @@ const COMPARE: Record<TaskOrder, (a: Row, b: Row) => number> = {
     return (a.dueAt === null || b.dueAt === null ? 0 : time(a.dueAt) - time(b.dueAt)) || byId(a.id, b.id);
   },
   /** HIGH > MEDIUM > LOW, then createdAt desc, id desc. */
-  PRIORITY_DESC: (a, b) =>
-    RANK[b.priority] - RANK[a.priority] || time(b.createdAt) - time(a.createdAt) || byId(b.id, a.id),
+  PRIORITY_DESC: (a, b) => RANK[b.priority] - RANK[a.priority] || time(b.createdAt) - time(a.createdAt) || byId(b.id, a.id),
 };
 
 function sorted(rows: Row[], order: TaskOrder): Row[] {
@@ -167,8 +159,14 @@ let seeded: Row[];
 beforeAll(async () => {
   server = await startServer();
   owner = await signUp(server.url);
-  const created = await createTasks(owner.token, Array.from({ length: TASK_COUNT }, (_, i) => seedInput(i)));
-  const done = await completeTasks(owner.token, created.filter((_, i) => isCompleted(i)).map((t) => t.id));
+  const created = await createTasks(
+    owner.token,
+    Array.from({ length: TASK_COUNT }, (_, i) => seedInput(i)),
+  );
+  const done = await completeTasks(
+    owner.token,
+    created.filter((_, i) => isCompleted(i)).map((t) => t.id),
+  );
   const doneById = new Map(done.map((t) => [t.id, t]));
   seeded = created.map((t) => doneById.get(t.id) ?? t);
   // Tasks created within one millisecond share createdAt only by chance; put them in groups of

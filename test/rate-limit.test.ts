@@ -38,7 +38,11 @@ afterAll(async () => {
 });
 
 async function ask(server: TestServer, headers: Record<string, string> = {}, query = '{ serverVersion }') {
-  const res = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
+  const res = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
   const body = (await res.json()) as { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body };
 }
@@ -103,7 +107,12 @@ withRedis('RATE_LIMIT_STORE=redis', () => {
     const env = { RATE_LIMIT_PER_MINUTE: '6', RATE_LIMIT_STORE: 'redis', REDIS_URL, RATE_LIMIT_KEY_PREFIX: prefix };
     const a = await boot(env);
     // The second instance serves the same users: same database, secret and public URL.
-    const b = await boot({ ...env, DATABASE_URL: a.config.databaseUrl!, BETTER_AUTH_SECRET: a.config.auth.secret, BETTER_AUTH_URL: a.config.auth.baseUrl });
+    const b = await boot({
+      ...env,
+      DATABASE_URL: a.config.databaseUrl!,
+      BETTER_AUTH_SECRET: a.config.auth.secret,
+      BETTER_AUTH_URL: a.config.auth.baseUrl,
+    });
     const user = await signUp(a.url);
     for (let i = 0; i < 3; i++) {
       expect((await ask(a, as(user))).status).toBe(200);
@@ -114,7 +123,12 @@ withRedis('RATE_LIMIT_STORE=redis', () => {
   });
 
   it('falls back to an in-memory budget when Redis is unreachable: never a 500, still limited', async () => {
-    const server = await boot({ RATE_LIMIT_PER_MINUTE: '4', RATE_LIMIT_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_KEY_PREFIX: `test:rl:${randomUUID()}` });
+    const server = await boot({
+      RATE_LIMIT_PER_MINUTE: '4',
+      RATE_LIMIT_STORE: 'redis',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      RATE_LIMIT_KEY_PREFIX: `test:rl:${randomUUID()}`,
+    });
     for (let i = 0; i < 4; i++) expect((await ask(server)).status).toBe(200);
     expectRefused(await ask(server), 4);
     expect(server.logs.some((l) => String(l['msg']).includes('rate limit store (Redis) unreachable'))).toBe(true);

@@ -46,7 +46,11 @@ async function primed(sub: Events, url: string, user: TestUser): Promise<void> {
     () => `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)})`,
   );
   await expectData(url, DeleteTaskDocument, { id: createTask.id }, user.token);
-  await eventually(() => (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id && r.data.taskEvents.kind === 'DELETED') ? true : undefined), 2_000, 'the probe deletion');
+  await eventually(
+    () => (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id && r.data.taskEvents.kind === 'DELETED') ? true : undefined),
+    2_000,
+    'the probe deletion',
+  );
 }
 
 beforeAll(async () => {
@@ -77,7 +81,9 @@ describe('taskEvents', () => {
     await expectData(server.graphqlUrl, DeleteTaskDocument, { id: createTask.id }, alice.token);
     committed.push(Date.now());
     await eventually(() => (events(aliceSub).length >= 3 ? true : undefined), 5_000, 'three events').catch((err: unknown) => {
-      throw new Error(`${String(err)}; task ${createTask.id}; received ${JSON.stringify(aliceSub.results)}, error ${String(aliceSub.error)}, closes ${JSON.stringify(aliceLive.closes)}; server warnings ${JSON.stringify(server.logs.filter((l) => Number(l['level']) >= 40))}`);
+      throw new Error(
+        `${String(err)}; task ${createTask.id}; received ${JSON.stringify(aliceSub.results)}, error ${String(aliceSub.error)}, closes ${JSON.stringify(aliceLive.closes)}; server warnings ${JSON.stringify(server.logs.filter((l) => Number(l['level']) >= 40))}`,
+      );
     });
     const arrivals = aliceSub.arrivals.filter((_, i) => !probes.has(aliceSub.results[i]!.data!.taskEvents.taskId));
     arrivals.forEach((at, i) => expect(at - committed[i]!).toBeLessThan(1_000));
@@ -92,7 +98,9 @@ describe('taskEvents', () => {
     // Bob's own change reaches him after Alice's did: had hers been sent to him, they would be here.
     const { createTask: bobs } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: "Bob's" } }, bob.token);
     await eventually(() => (events(bobSub).length >= 1 ? true : undefined), 5_000, "Bob's event");
-    expect(events(bobSub)).toEqual([{ kind: 'CREATED', taskId: bobs.id, task: { id: bobs.id, title: "Bob's", completed: false, owner: { id: bob.id } } }]);
+    expect(events(bobSub)).toEqual([
+      { kind: 'CREATED', taskId: bobs.id, task: { id: bobs.id, title: "Bob's", completed: false, owner: { id: bob.id } } },
+    ]);
   });
 
   it('closes a socket with 4403 when connection_init carries no token or a bad one', async () => {
@@ -176,11 +184,7 @@ describe('a socket outliving its token', () => {
 
     const stale = open(() => erin.token, {}, short.graphqlUrl);
     let tokens = 0;
-    const refreshing = open(
-      async () => (tokens++ === 0 ? erin.token : fetchToken(short.url, erin.cookie)),
-      { retryAttempts: 3 },
-      short.graphqlUrl,
-    );
+    const refreshing = open(async () => (tokens++ === 0 ? erin.token : fetchToken(short.url, erin.cookie)), { retryAttempts: 3 }, short.graphqlUrl);
     const sub = subscribe(refreshing, TaskEventsDocument);
     await primed(sub, short.graphqlUrl, erin);
 
@@ -216,7 +220,9 @@ describe('a socket sending too many messages', () => {
     const user = await signUp(limited.url);
     const ws = new WebSocket(wsUrl(limited.graphqlUrl), 'graphql-transport-ws');
     let pongs = 0;
-    const close = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    const close = new Promise<{ code: number; reason: string }>((resolve) =>
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
     ws.on('message', (data: Buffer) => {
       const message = JSON.parse(data.toString()) as { type: string };
       if (message.type === 'pong') pongs++;

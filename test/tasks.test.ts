@@ -1,12 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  CreateTaskDocument,
-  DeleteTaskDocument,
-  MeDocument,
-  TaskDocument,
-  TasksDocument,
-  UpdateTaskDocument,
-} from './generated/graphql.ts';
+import { CreateTaskDocument, DeleteTaskDocument, MeDocument, TaskDocument, TasksDocument, UpdateTaskDocument } from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
@@ -18,7 +11,6 @@ beforeAll(async () => {
   user = await signUp(server.url, { name: 'Grace Hopper' });
 });
 afterAll(() => server.stop());
-
 
 async function createTask(input: { title: string; description?: string | null; priority?: 'LOW' | 'MEDIUM' | 'HIGH'; dueAt?: string | null }) {
   return (await expectData(server.graphqlUrl, CreateTaskDocument, { input }, user.token)).createTask;
@@ -190,7 +182,12 @@ describe('input validation: BAD_USER_INPUT naming the field, and nothing changes
   });
 
   it('refuses literals of the wrong type written inline with BAD_USER_INPUT, as for variables', async () => {
-    for (const query of ['{ tasks(first: "x") { totalCount } }', '{ tasks(first: 1.5) { totalCount } }', '{ tasks(orderBy: NOPE) { totalCount } }', '{ task(id: 1.5) { id } }']) {
+    for (const query of [
+      '{ tasks(first: "x") { totalCount } }',
+      '{ tasks(first: 1.5) { totalCount } }',
+      '{ tasks(orderBy: NOPE) { totalCount } }',
+      '{ task(id: 1.5) { id } }',
+    ]) {
       const res = await execute(server.graphqlUrl, query, {}, user.token);
       expect({ query, status: res.status, codes: codes(res) }).toEqual({ query, status: 400, codes: ['BAD_USER_INPUT'] });
     }

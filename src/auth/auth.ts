@@ -173,7 +173,10 @@ export function authHandler(auth: Auth, config: Config, logger: Logger, database
       try {
         body = await readBody(req, AUTH_MAX_BODY_BYTES);
       } catch (err) {
-        if (err instanceof BodyTimeout) { sendRequestTimeout(res); return; }
+        if (err instanceof BodyTimeout) {
+          sendRequestTimeout(res);
+          return;
+        }
         if (!(err instanceof BodyTooLarge)) throw err;
         sendJson(res, 413, { message: `The request body is larger than ${AUTH_MAX_BODY_BYTES} bytes.`, code: 'PAYLOAD_TOO_LARGE' });
         return;
@@ -191,11 +194,13 @@ export function authHandler(auth: Auth, config: Config, logger: Logger, database
     } catch (err) {
       if (!isDatabaseUnavailable(err) && (await databaseUp())) throw err;
       logger.warn({ err }, 'auth request failed: database unavailable');
-      unavailable(res); return;
+      unavailable(res);
+      return;
     }
     if ((response.status === 401 || response.status >= 500) && !(await databaseUp())) {
       await response.body?.cancel();
-      unavailable(res); return;
+      unavailable(res);
+      return;
     }
     await setResponse(res, withStandardHeaders(response, req.url ?? ''));
   };

@@ -1,14 +1,6 @@
 import type { webcrypto } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import {
-  createLocalJWKSet,
-  decodeProtectedHeader,
-  errors,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from '../logger.ts';
 import type { Viewer } from '../users/user.model.ts';
 

@@ -130,7 +130,13 @@ export function poolProbe(pool: pg.Pool): () => Promise<boolean> {
       timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
     });
     try {
-      return await Promise.race([pool.query('select 1').then(() => true, () => false), deadline]);
+      return await Promise.race([
+        pool.query('select 1').then(
+          () => true,
+          () => false,
+        ),
+        deadline,
+      ]);
     } finally {
       clearTimeout(timer);
     }

@@ -68,7 +68,9 @@ export async function migrate(url: string, orm: MikroORM, before?: () => Promise
 }
 
 /** The narrow `{ query }` client of raw-SQL stores (idempotency keys), over the one pool's Kysely. */
-export function sqlClient(db: Pick<Kysely<object>, 'executeQuery'>): { query(text: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> } {
+export function sqlClient(db: Pick<Kysely<object>, 'executeQuery'>): {
+  query(text: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+} {
   return {
     async query(text, params = []) {
       const result = await db.executeQuery(CompiledQuery.raw(text, params));

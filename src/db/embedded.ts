@@ -166,7 +166,11 @@ async function exited(pid: number, ms: number): Promise<boolean> {
  * shutdown (SIGQUIT: crash recovery at the next start), then SIGKILL, each with a bound.
  */
 async function stopPostmaster(pid: number): Promise<void> {
-  for (const [signal, ms] of [['SIGINT', 10_000], ['SIGQUIT', 5_000], ['SIGKILL', 2_000]] as const) {
+  for (const [signal, ms] of [
+    ['SIGINT', 10_000],
+    ['SIGQUIT', 5_000],
+    ['SIGKILL', 2_000],
+  ] as const) {
     try {
       process.kill(pid, signal);
     } catch {

@@ -41,6 +41,12 @@ export function ormOptions(databaseUrl: string, entities: EntitySchema[], poolSi
   };
 }
 
-export async function createOrm(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds, logger?: Logger): Promise<MikroORM> {
+export async function createOrm(
+  databaseUrl: string,
+  entities: EntitySchema[],
+  poolSize: number,
+  bounds: DatabaseBounds,
+  logger?: Logger,
+): Promise<MikroORM> {
   return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds, logger));
 }

@@ -26,7 +26,7 @@ export const ErrorCode = {
   TOO_MANY_ALIASES: 'TOO_MANY_ALIASES',
   /** Over the token limit (GRAPHQL_MAX_TOKENS); not even parsed. HTTP 400. */
   TOO_MANY_TOKENS: 'TOO_MANY_TOKENS',
-  /** `Idempotency-Key` empty or longer than 255 characters: HTTP 400. */
+  /** `Idempotency-Key` empty, longer than 255 characters or not printable ASCII: HTTP 400. */
   IDEMPOTENCY_KEY_INVALID: 'IDEMPOTENCY_KEY_INVALID',
   /** The same `Idempotency-Key` was used with another request body: HTTP 422. */
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
@@ -56,10 +56,7 @@ export function invalidToken(expired: boolean): GraphQLError {
       http: {
         status: 401,
         headers: new HeaderMap([
-          [
-            'www-authenticate',
-            `Bearer error="invalid_token", error_description="${expired ? 'The token has expired' : 'The token is invalid'}"`,
-          ],
+          ['www-authenticate', `Bearer error="invalid_token", error_description="${expired ? 'The token has expired' : 'The token is invalid'}"`],
         ]),
       },
     },
@@ -109,7 +106,11 @@ const VALIDATION_ABORTED = 'Too many validation errors, error limit reached. Val
 function limitRefusal(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError | undefined {
   const code = formatted.extensions?.['code'];
   const cause = error instanceof GraphQLError ? error.originalError : undefined;
-  if (code === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED && cause instanceof GraphQLError && LIMIT_CODES.has(String(cause.extensions['code']))) {
+  if (
+    code === ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED &&
+    cause instanceof GraphQLError &&
+    LIMIT_CODES.has(String(cause.extensions['code']))
+  ) {
     return { message: cause.message, ...(formatted.locations ? { locations: formatted.locations } : {}), extensions: { ...cause.extensions } };
   }
   const tokens = TOKEN_LIMIT_MESSAGE.exec(formatted.message);
@@ -231,5 +232,11 @@ export function refusal(status: number, code: string, message: string, retryAfte
 /** `refusal` for a domain error, with the status `requestError` gives it. */
 export function domainRefusal(error: DomainError): Refusal {
   const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-  return refusal(REQUEST_STATUS[error.code] ?? 400, error.code, error.message, typeof retryAfter === 'number' ? retryAfter : undefined, error.details);
+  return refusal(
+    REQUEST_STATUS[error.code] ?? 400,
+    error.code,
+    error.message,
+    typeof retryAfter === 'number' ? retryAfter : undefined,
+    error.details,
+  );
 }

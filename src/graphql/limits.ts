@@ -57,14 +57,7 @@ const found = (err: GraphQLError) => {
 };
 
 /** An Armor rule that reports our coded error (Armor's default is to throw out of `validate`). */
-function armor(
-  rule: (options: object) => ValidationRule,
-  options: object,
-  code: string,
-  setting: string,
-  what: string,
-  max: number,
-): ValidationRule {
+function armor(rule: (options: object) => ValidationRule, options: object, code: string, setting: string, what: string, max: number): ValidationRule {
   return (context) =>
     rule({
       ...options,
@@ -91,7 +84,14 @@ export function operationCost(selectionSet: SelectionSetNode, parent: Parent, co
   return costOf(selectionSet, parent, context, 1, [], memo);
 }
 
-function costOf(selectionSet: SelectionSetNode, parent: Parent, context: ValidationContext, pageSize: number, spreading: string[], memo: Map<string, number>): number {
+function costOf(
+  selectionSet: SelectionSetNode,
+  parent: Parent,
+  context: ValidationContext,
+  pageSize: number,
+  spreading: string[],
+  memo: Map<string, number>,
+): number {
   let cost = 0;
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FRAGMENT_SPREAD) {
@@ -157,7 +157,14 @@ function maxCost(max: number): ValidationRule {
 export function operationRules(limits: OperationLimits): ValidationRule[] {
   return [
     armor(maxAliasesRule, { allowList: [] }, ErrorCode.TOO_MANY_ALIASES, 'GRAPHQL_MAX_ALIASES', 'aliases', limits.maxAliases),
-    armor(maxDepthRule, { ignoreIntrospection: true, flattenFragments: true }, ErrorCode.QUERY_TOO_COMPLEX, 'GRAPHQL_MAX_DEPTH', 'levels of nesting', limits.maxDepth),
+    armor(
+      maxDepthRule,
+      { ignoreIntrospection: true, flattenFragments: true },
+      ErrorCode.QUERY_TOO_COMPLEX,
+      'GRAPHQL_MAX_DEPTH',
+      'levels of nesting',
+      limits.maxDepth,
+    ),
     armor(maxDirectivesRule, {}, ErrorCode.QUERY_TOO_COMPLEX, 'GRAPHQL_MAX_DIRECTIVES', 'directives', limits.maxDirectives),
     maxCost(limits.maxCost),
   ];

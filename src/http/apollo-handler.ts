@@ -41,7 +41,8 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
       try {
         text = (await readBody(req, options.maxBodyBytes)).toString('utf8');
       } catch (err) {
-        if (err instanceof BodyTooLarge) sendJson(res, 413, refusal('PAYLOAD_TOO_LARGE', `The request body is larger than ${options.maxBodyBytes} bytes.`));
+        if (err instanceof BodyTooLarge)
+          sendJson(res, 413, refusal('PAYLOAD_TOO_LARGE', `The request body is larger than ${options.maxBodyBytes} bytes.`));
         else if (err instanceof BodyTimeout) sendRequestTimeout(res);
         else res.destroy();
         return;

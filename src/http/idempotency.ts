@@ -95,7 +95,7 @@ function final(response: BufferedResponse): boolean {
  * same body gets the first response (status, headers, body, plus `Idempotency-Replayed: true`),
  * from any instance sharing the database, and also while the first still runs (it waits up to
  * `waitMs`, then gets 409 IDEMPOTENCY_IN_PROGRESS with Retry-After). The same key with another
- * body: 422 IDEMPOTENCY_KEY_REUSED. An empty key or one over 255 characters: 400
+ * body: 422 IDEMPOTENCY_KEY_REUSED. An empty key, one over 255 characters or one with a character outside printable ASCII: 400
  * IDEMPOTENCY_KEY_INVALID. Queries and requests without a valid token just run (anonymous
  * mutations are refused by @auth anyway). Failures that may be retried (5xx, 429, outage and
  * internal errors) release the key instead of being stored.
@@ -112,9 +112,9 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
     lastCleanup = Date.now();
     // Opportunistic and bounded: a few expired rows per minute per instance keep up with any
     // realistic rate of keys, and never hold a long lock.
-    db.query(
-      'delete from idempotency_key where ctid in (select ctid from idempotency_key where expires_at < now() limit 1000)',
-    ).catch((err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'));
+    db.query('delete from idempotency_key where ctid in (select ctid from idempotency_key where expires_at < now() limit 1000)').catch(
+      (err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'),
+    );
   };
 
   const userOf = async (header: string | undefined): Promise<string | undefined> => {
@@ -132,7 +132,10 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
     const { query, operationName } = body as { query?: unknown; operationName?: unknown };
     if (typeof query !== 'string') return false;
     try {
-      const operation = getOperationAST(parse(query, { maxTokens: options.maxTokens }), typeof operationName === 'string' ? operationName : undefined);
+      const operation = getOperationAST(
+        parse(query, { maxTokens: options.maxTokens }),
+        typeof operationName === 'string' ? operationName : undefined,
+      );
       return operation?.operation === OperationTypeNode.MUTATION;
     } catch {
       return false; // Apollo reports the syntax error
@@ -222,7 +225,11 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
       if (first.request_hash !== hash) {
         send(
           res,
-          refusal(422, ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This Idempotency-Key was already used with another request; use a new key for a new request.'),
+          refusal(
+            422,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            'This Idempotency-Key was already used with another request; use a new key for a new request.',
+          ),
         );
         return;
       }

@@ -34,7 +34,10 @@ export function clientAddress(req: IncomingMessage, trusted: BlockList | undefin
   const isTrusted = (a: string) => trusted !== undefined && isIP(a) !== 0 && trusted.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
   const forwarded = req.headers['x-forwarded-for'];
   if (trusted && isTrusted(peer) && typeof forwarded === 'string') {
-    const hops = forwarded.split(',').map((h) => plain(h.trim())).filter(Boolean);
+    const hops = forwarded
+      .split(',')
+      .map((h) => plain(h.trim()))
+      .filter(Boolean);
     for (const hop of hops.toReversed()) {
       if (isIP(hop) === 0) break; // garbage in the chain: keep the last address we can vouch for
       ip = hop;

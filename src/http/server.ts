@@ -70,33 +70,36 @@ export function createHttpServer(routes: Routes): http.Server {
   };
 
   // Timeouts are checked every connectionsCheckingInterval: 30 s by default, too coarse for them.
-  const server = http.createServer({ connectionsCheckingInterval: 5_000, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    logRequest(req, res);
-    for (const [name, value] of COMMON_HEADERS) res.setHeader(name, value);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const pathname = q === -1 ? url : url.slice(0, q);
-    const fail = (err: unknown) => {
-      logger.error({ err, url, requestId: req.id }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-      else res.destroy();
-    };
-    if (pathname === '/graphql') {
-      // Every answer is for one caller (or depends on the token): never stored by a cache.
-      res.setHeader('cache-control', 'no-store');
-      graphqlCors(req, res, () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail));
-    } else if (routes.auth && pathname.startsWith(`${routes.authBasePath}/`)) {
-      const handle = routes.auth;
-      // Better Auth reads and parses the body itself.
-      authCors(req, res, () => void Promise.resolve(handle(req, res)).catch(fail));
-    } else if (pathname === '/healthz') {
-      sendJson(res, 200, { status: 'ok' });
-    } else if (pathname === '/readyz') {
-      readiness(res).catch(fail);
-    } else {
-      sendJson(res, 404, { error: 'not found' });
-    }
-  });
+  const server = http.createServer(
+    { connectionsCheckingInterval: 5_000, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    (req, res) => {
+      logRequest(req, res);
+      for (const [name, value] of COMMON_HEADERS) res.setHeader(name, value);
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const pathname = q === -1 ? url : url.slice(0, q);
+      const fail = (err: unknown) => {
+        logger.error({ err, url, requestId: req.id }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        else res.destroy();
+      };
+      if (pathname === '/graphql') {
+        // Every answer is for one caller (or depends on the token): never stored by a cache.
+        res.setHeader('cache-control', 'no-store');
+        graphqlCors(req, res, () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail));
+      } else if (routes.auth && pathname.startsWith(`${routes.authBasePath}/`)) {
+        const handle = routes.auth;
+        // Better Auth reads and parses the body itself.
+        authCors(req, res, () => void Promise.resolve(handle(req, res)).catch(fail));
+      } else if (pathname === '/healthz') {
+        sendJson(res, 200, { status: 'ok' });
+      } else if (pathname === '/readyz') {
+        readiness(res).catch(fail);
+      } else {
+        sendJson(res, 404, { error: 'not found' });
+      }
+    },
+  );
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = MAX_CONNECTIONS;
   return server;

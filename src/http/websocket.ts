@@ -188,7 +188,14 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       }
       const invalid = validate(schema, document, rules);
       if (invalid.length > 0) {
-        return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, originalError: e.originalError, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        return invalid.map(
+          (e) =>
+            new GraphQLError(e.message, {
+              nodes: e.nodes,
+              originalError: e.originalError,
+              extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+            }),
+        );
       }
       const operation = getOperationAST(document, payload.operationName);
       if (!operation) return refuse('BAD_REQUEST', 'Name the operation to run (operationName) or send exactly one.');
@@ -197,7 +204,8 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       }
       // Coerced here (graphql-js would report bad variables as plain errors, masked as internal).
       const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {}, { maxErrors: 10 });
-      if (variables.errors) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }));
+      if (variables.errors)
+        return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }));
       return {
         schema,
         document,
@@ -263,7 +271,10 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     socket.on('pong', () => (alive = true));
     const keepAlive = setInterval(() => {
       // A peer that did not answer the last ping in a whole interval is gone without a close.
-      if (!alive) { socket.terminate(); return; }
+      if (!alive) {
+        socket.terminate();
+        return;
+      }
       alive = false;
       socket.ping();
     }, KEEPALIVE_MS);
@@ -275,7 +286,10 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         protocol: socket.protocol,
         send: (data) =>
           new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== socket.OPEN) { resolve(); return; }
+            if (socket.readyState !== socket.OPEN) {
+              resolve();
+              return;
+            }
             socket.send(data, (err) => (err ? reject(err) : resolve()));
           }),
         close: (code, reason) => close(socket, code ?? 1000, reason ?? ''),
@@ -307,14 +321,21 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    if ((q === -1 ? url : url.slice(0, q)) !== options.path) { reject(socket, 404, 'Not Found'); return; }
-    if (stopping) { reject(socket, 503, 'Service Unavailable'); return; }
+    if ((q === -1 ? url : url.slice(0, q)) !== options.path) {
+      reject(socket, 404, 'Not Found');
+      return;
+    }
+    if (stopping) {
+      reject(socket, 503, 'Service Unavailable');
+      return;
+    }
     // Browsers let any page open a WebSocket to any host: only pages of trusted origins may.
     // (Tokens travel in the messages, not in cookies, so this is about who may hold sockets here.)
     const origin = req.headers.origin;
     if (origin !== undefined && !options.trustedOrigins.includes(origin)) {
       logger.info({ origin }, 'refused a WebSocket from an untrusted origin');
-      reject(socket, 403, 'Forbidden'); return;
+      reject(socket, 403, 'Forbidden');
+      return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };

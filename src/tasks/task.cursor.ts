@@ -63,9 +63,7 @@ export function decodeCursor(cursor: string, order: TaskOrder): CursorPosition |
     case 'PRIORITY_DESC': {
       const priority: unknown = value[1];
       const createdAt = date(value[2]);
-      return value.length === 4 && (priority === 0 || priority === 1 || priority === 2) && createdAt
-        ? { order, priority, createdAt, id }
-        : undefined;
+      return value.length === 4 && (priority === 0 || priority === 1 || priority === 2) && createdAt ? { order, priority, createdAt, id } : undefined;
     }
   }
 }

@@ -13,7 +13,10 @@ export const TaskSchema = defineEntity({
   tableName: 'task',
   properties: {
     // UUIDv7: time-ordered, so new rows append to the primary-key index.
-    id: p.uuid().primary().onCreate(() => uuidv7()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => uuidv7()),
     ownerId: p.string().fieldName('owner_id'),
     title: p.string().length(200),
     description: p.text().nullable(),

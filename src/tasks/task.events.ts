@@ -23,7 +23,11 @@ const MAX_QUEUED = 1_000;
 function parse(payload: string): TaskChange | undefined {
   try {
     const value = JSON.parse(payload) as Partial<TaskChange>;
-    if ((value.kind === 'CREATED' || value.kind === 'UPDATED' || value.kind === 'DELETED') && typeof value.taskId === 'string' && typeof value.ownerId === 'string') {
+    if (
+      (value.kind === 'CREATED' || value.kind === 'UPDATED' || value.kind === 'DELETED') &&
+      typeof value.taskId === 'string' &&
+      typeof value.ownerId === 'string'
+    ) {
       return { kind: value.kind, taskId: value.taskId, ownerId: value.ownerId };
     }
   } catch {
@@ -50,7 +54,8 @@ export class TaskEventBus {
     listener.on(TASK_EVENTS_CHANNEL, (payload) => this.#dispatch(payload));
     listener.onState((up) => {
       if (up) return;
-      for (const set of this.#byOwner.values()) for (const s of set) s.fail(new ServiceUnavailable('Live updates were interrupted; subscribe again and refetch.', 1));
+      for (const set of this.#byOwner.values())
+        for (const s of set) s.fail(new ServiceUnavailable('Live updates were interrupted; subscribe again and refetch.', 1));
     });
   }
 

@@ -154,10 +154,15 @@ export class TaskRepository {
 
   async findOwned(ownerId: string, id: string): Promise<TaskRecord | undefined> {
     const [row] = await guarded(
-      run(this.#db, 'findOwned', () => this.#db.selectFrom('task').select(columns).where('id', '=', slot('id')).where('owner_id', '=', slot('owner')), {
-        id,
-        owner: ownerId,
-      }),
+      run(
+        this.#db,
+        'findOwned',
+        () => this.#db.selectFrom('task').select(columns).where('id', '=', slot('id')).where('owner_id', '=', slot('owner')),
+        {
+          id,
+          owner: ownerId,
+        },
+      ),
     );
     return row;
   }
@@ -170,7 +175,10 @@ export class TaskRepository {
     const build = () =>
       this.#db
         .selectFrom('task')
-        .select((eb) => [eb('owner_id', '=', slot('owner')).as('own'), sql<number | null>`case when owner_id = ${slot('owner')} then version end`.as('version')])
+        .select((eb) => [
+          eb('owner_id', '=', slot('owner')).as('own'),
+          sql<number | null>`case when owner_id = ${slot('owner')} then version end`.as('version'),
+        ])
         .where('id', '=', slot('id'));
     const [row] = await guarded(run(this.#db, 'presence', build, { id, owner: ownerId }));
     if (!row) return { kind: 'none' };

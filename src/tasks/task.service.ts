@@ -1,10 +1,5 @@
 import { BadInput, Conflict, Forbidden, NotFound, ServiceUnavailable, Unauthenticated } from '../errors.ts';
-import type {
-  CreateTaskInput,
-  QueryTasksArgs,
-  TaskFilter,
-  UpdateTaskInput,
-} from '../graphql/generated/resolvers-types.ts';
+import type { CreateTaskInput, QueryTasksArgs, TaskFilter, UpdateTaskInput } from '../graphql/generated/resolvers-types.ts';
 import { decodeCursor, encodeCursor } from './task.cursor.ts';
 import { priorityRank, type TaskFilterValues, type TaskPage, type TaskRecord } from './task.model.ts';
 import type { TaskChange, TaskChangeKind, TaskChangeStream } from './task.events.ts';

@@ -3,8 +3,16 @@ export async function postGraphQL(
   graphqlUrl: string,
   query: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; challenge: string | null; body: { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } }> {
-  const res = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
+): Promise<{
+  status: number;
+  challenge: string | null;
+  body: { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+}> {
+  const res = await fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
   return { status: res.status, challenge: res.headers.get('www-authenticate'), body: (await res.json()) as never };
 }
 

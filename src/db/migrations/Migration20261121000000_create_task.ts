@@ -32,9 +32,7 @@ export class Migration20261121000000_create_task extends Migration {
       end $$`);
     this.addSql(`create index "task_owner_created_idx" on "task" ("owner_id", "created_at" desc, "id" desc)`);
     this.addSql(`create index "task_owner_due_idx" on "task" ("owner_id", "due_at" asc nulls last, "id" asc)`);
-    this.addSql(
-      `create index "task_owner_priority_idx" on "task" ("owner_id", "priority" desc, "created_at" desc, "id" desc)`,
-    );
+    this.addSql(`create index "task_owner_priority_idx" on "task" ("owner_id", "priority" desc, "created_at" desc, "id" desc)`);
   }
 
   override down(): void {
