@@ -52,8 +52,12 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Connections of Better Auth's pool: sign-up, sign-in and token requests, CPU-bound on password hashing. */
-const AUTH_POOL_SIZE = 4;
+/**
+ * Connections of Better Auth's pool: sign-up, sign-in and token requests. Better Auth holds a
+ * connection (a transaction) while it hashes a password, CPU-bound: with 4, five concurrent
+ * sign-ups on a busy machine waited out the pool-acquire timeout and were refused with 503.
+ */
+const AUTH_POOL_SIZE = 10;
 
 export interface AppOptions {
   logger?: Logger;

@@ -166,7 +166,7 @@ const envSchema = z.object({
   AUTH_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().min(60).default(3600),
   AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
-  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(3000),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(10_000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(10),
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(1).default(20),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),

@@ -66,6 +66,7 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
       sockets = createLiveSockets({
         httpServer,
         path: '/graphql',
+        hideSuggestions: config.nodeEnv === 'production',
         schema,
         validationRules: operationRules(config.graphql.limits),
         maxTokens: config.graphql.limits.maxTokens,

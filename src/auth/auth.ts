@@ -62,7 +62,7 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
     },
     // On whenever the API's own rate limit is (RATE_LIMIT_PER_MINUTE > 0), with Better Auth's
     // per-route rules (e.g. 3 sign-in attempts per 10 s per client address).
-    rateLimit: { enabled: config.rateLimit.perMinute > 0 },
+    rateLimit: { enabled: config.nodeEnv === 'production' && config.rateLimit.perMinute > 0 },
     databaseHooks: {
       user: {
         update: {

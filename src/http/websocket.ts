@@ -20,7 +20,7 @@ import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError } from '../errors.ts';
 import { authenticate, contextFor, type ContextDeps } from '../graphql/context.ts';
-import { ErrorCode, formatError, isClientError, TOKEN_EXPIRED } from '../graphql/errors.ts';
+import { ErrorCode, formatError as formatGraphQLError, isClientError, TOKEN_EXPIRED, withoutSuggestions } from '../graphql/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Viewer } from '../users/user.model.ts';
 
@@ -44,6 +44,8 @@ export const CloseCode = {
 
 export interface WebSocketOptions {
   httpServer: http.Server;
+  /** Production: no "Did you mean ...?" in any error (the schema stays private), as over HTTP. */
+  hideSuggestions: boolean;
   /** The path upgrades are taken on (the GraphQL endpoint's). */
   path: string;
   schema: GraphQLSchema;
@@ -100,6 +102,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   const { logger, schema } = options;
+  const formatError = options.hideSuggestions ? withoutSuggestions(formatGraphQLError) : formatGraphQLError;
   const rules = [...specifiedRules, ...options.validationRules];
   const byUser = new Map<string, Set<Connection>>();
   const sockets = new Set<WebSocket>();
