@@ -252,3 +252,23 @@ describe('the @auth directive on a subscription field', () => {
     expect(opened).toBe(false);
   });
 });
+
+describe('in production', () => {
+  let prod: TestServer;
+  beforeAll(async () => {
+    prod = await startServer({ NODE_ENV: 'production' });
+  });
+  afterAll(() => prod.stop());
+
+  it('keeps the schema private over WebSocket too: no "Did you mean" in validation errors', async () => {
+    const user = await signUp(prod.url);
+    const live = open(() => user.token, {}, prod.graphqlUrl);
+    await connected(live);
+    const sub = subscribe(live, 'subscription { taskEvents { task { titl } } }');
+    await eventually(() => (sub.error !== undefined ? true : undefined), 2_000, 'an answer');
+    const errors = sub.error as Array<{ message: string; extensions?: { code?: string } }>;
+    expect(errors.map((e) => e.extensions?.code)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(errors[0]!.message).toBe('Cannot query field "titl" on type "Task".');
+    await live.client.dispose();
+  });
+});
