@@ -52,7 +52,7 @@ export function App() {
   if (!connection) return <Splash />;
   return (
     <Provider value={connection.api.client}>
-      <TaskBoard session={session} api={connection.api} tokens={connection.tokens} onSessionExpired={onSessionExpired} />
+      <TaskBoard session={session} api={connection.api} onSessionExpired={onSessionExpired} />
     </Provider>
   );
 }
