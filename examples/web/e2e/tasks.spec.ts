@@ -155,3 +155,91 @@ test('a token the server refuses as expired is refreshed and the request retried
   await expect(page.getByRole('listitem')).toHaveCount(2);
   await expect(page.getByRole('alert')).toHaveCount(0);
 });
+
+/** The "Live" badge: the page's subscription is acknowledged. */
+const live = (page: Page) => page.getByText('Live', { exact: true });
+
+/** graphql-ws `next` messages (subscription events) a page receives, counted from before it opens a socket. */
+function countEvents(page: Page): { readonly count: number } {
+  const counter = { count: 0 };
+  page.on('websocket', (socket) => {
+    socket.on('framereceived', ({ payload }) => {
+      if (typeof payload === 'string' && (JSON.parse(payload) as { type?: string }).type === 'next') counter.count += 1;
+    });
+  });
+  return counter;
+}
+
+test("changes in one tab appear in the user's other tab within a second; another user gets none of them", async ({ page, context, browser }) => {
+  await signUp(page, 'Ada');
+  const second = await context.newPage();
+  await second.goto('/');
+  await expect(second.getByRole('button', { name: 'Sign out' })).toBeVisible();
+
+  const other = await browser.newContext();
+  try {
+    const grace = await other.newPage();
+    const graceEvents = countEvents(grace);
+    await signUp(grace, 'Grace');
+    await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible(), expect(live(grace)).toBeVisible()]);
+
+    // Timed from when the first tab shows the change (its own request has been answered).
+    await addTask(page, 'Seen in both tabs');
+    await expect(task(second, 'Seen in both tabs')).toBeVisible({ timeout: 1_000 });
+
+    await task(second, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' }).check();
+    await expect(task(second, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' })).toBeChecked();
+    await expect(task(page, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' })).toBeChecked({ timeout: 1_000 });
+
+    await addTask(second, 'Deleted in the first tab');
+    await expect(task(page, 'Deleted in the first tab')).toBeVisible({ timeout: 1_000 });
+    await task(page, 'Deleted in the first tab').getByRole('button', { name: 'Delete' }).click();
+    await expect(task(page, 'Deleted in the first tab')).toHaveCount(0);
+    await expect(task(second, 'Deleted in the first tab')).toHaveCount(0, { timeout: 1_000 });
+    await expect(second.getByRole('listitem')).toHaveText([/Seen in both tabs/]);
+
+    // Grace's subscription works (her own change reaches her), yet none of Ada's five events did.
+    expect(graceEvents.count).toBe(0);
+    await expect(grace.getByRole('listitem')).toHaveCount(0);
+    await addTask(grace, "Grace's own task");
+    await expect.poll(() => graceEvents.count).toBe(1);
+    await expect(grace.getByRole('listitem')).toHaveText([/Grace's own task/]);
+    await expect(page.getByRole('listitem')).toHaveText([/Seen in both tabs/]);
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    await expect(second.getByRole('alert')).toHaveCount(0);
+  } finally {
+    await other.close();
+  }
+});
+
+test('a change made from a stale tab is refused with a message, and the tab then shows the current list', async ({ page, context }) => {
+  await signUp(page);
+  await addTask(page, 'Water the plants');
+
+  // The second tab's live updates are cut (its WebSocket to /graphql is answered by nobody), as
+  // on a flaky connection: it keeps showing what it loaded.
+  const stale = await context.newPage();
+  await stale.routeWebSocket(/\/graphql$/, () => {});
+  await stale.goto('/');
+  const plants = task(stale, 'Water the plants');
+  await expect(plants.getByRole('checkbox', { name: 'Done' })).not.toBeChecked();
+
+  await task(page, 'Water the plants').getByRole('checkbox', { name: 'Done' }).check();
+  await expect(task(page, 'Water the plants').getByRole('checkbox', { name: 'Done' })).toBeChecked();
+  await expect(plants.getByRole('checkbox', { name: 'Done' })).not.toBeChecked();
+
+  // Deleting what the stale tab shows (version 1) is refused: the task was completed since.
+  await plants.getByRole('button', { name: 'Delete' }).click();
+  await expect(stale.getByRole('alert')).toContainText('This task was changed somewhere else');
+  await expect(plants.getByRole('checkbox', { name: 'Done' })).toBeChecked();
+  await expect(task(page, 'Water the plants')).toBeVisible();
+
+  // Deleted in the first tab; the stale tab still shows it and tries to reopen it.
+  await task(page, 'Water the plants').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('listitem')).toHaveCount(0);
+  // A click, not uncheck(): the box flips back as soon as the refusal arrives.
+  await plants.getByRole('checkbox', { name: 'Done' }).click();
+  await expect(stale.getByRole('alert')).toContainText('This task no longer exists');
+  await expect(stale.getByRole('listitem')).toHaveCount(0);
+  await expect(stale.getByText('No tasks yet')).toBeVisible();
+});
