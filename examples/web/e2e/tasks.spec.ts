@@ -23,6 +23,15 @@ async function addTask(page: Page, title: string): Promise<void> {
 
 const task = (page: Page, title: string) => page.getByRole('listitem').filter({ hasText: title });
 
+/**
+ * Cuts the page's live updates: its WebSocket to /graphql opens but nobody answers (no events, no
+ * reconnects). For tests of the HTTP path alone: an open socket gets a fresh token shortly before
+ * the old one expires, which the HTTP requests then use too.
+ */
+async function withoutLiveUpdates(page: Page): Promise<void> {
+  await page.routeWebSocket(/\/graphql$/, () => {});
+}
+
 /** Waits until the API refuses `token` as expired (real time must pass: the server's clock decides). */
 async function waitUntilExpired(request: APIRequestContext, token: string): Promise<void> {
   await expect
@@ -113,6 +122,7 @@ test("a second user sees none of the first user's tasks", async ({ page, browser
 });
 
 test('an expired token is replaced before it is used', async ({ page, request }) => {
+  await withoutLiveUpdates(page);
   const tokens: string[] = [];
   page.on('response', (response) => {
     if (new URL(response.url()).pathname === '/api/auth/token' && response.ok()) {
@@ -136,6 +146,7 @@ test('a token the server refuses as expired is refreshed and the request retried
   // The browser's clock stands still, so the app believes its token is fresh for ever; only the
   // server's answer (401, TOKEN_EXPIRED) can tell it otherwise.
   await page.clock.setFixedTime(new Date());
+  await withoutLiveUpdates(page);
   const tokens: string[] = [];
   page.on('response', (response) => {
     if (new URL(response.url()).pathname === '/api/auth/token' && response.ok()) {
@@ -212,14 +223,33 @@ test("changes in one tab appear in the user's other tab within a second; another
   }
 });
 
+test('live updates carry on once the token the tabs started with has expired', async ({ page, context, request }) => {
+  const tokens: string[] = [];
+  context.on('response', (response) => {
+    if (new URL(response.url()).pathname === '/api/auth/token' && response.ok()) {
+      void response.json().then((body: { token: string }) => tokens.push(body.token));
+    }
+  });
+  await signUp(page);
+  const second = await context.newPage();
+  await second.goto('/');
+  await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible()]);
+  await expect.poll(() => tokens.length).toBeGreaterThan(0);
+
+  // Each socket changed tokens on its own before this one expired (the server would have closed it).
+  await waitUntilExpired(request, tokens[0]!);
+  await addTask(page, 'After the first token');
+  await expect(task(second, 'After the first token')).toBeVisible({ timeout: 1_000 });
+  await expect(second.getByRole('alert')).toHaveCount(0);
+});
+
 test('a change made from a stale tab is refused with a message, and the tab then shows the current list', async ({ page, context }) => {
   await signUp(page);
   await addTask(page, 'Water the plants');
 
-  // The second tab's live updates are cut (its WebSocket to /graphql is answered by nobody), as
-  // on a flaky connection: it keeps showing what it loaded.
+  // The second tab's live updates are cut, as on a flaky connection: it keeps showing what it loaded.
   const stale = await context.newPage();
-  await stale.routeWebSocket(/\/graphql$/, () => {});
+  await withoutLiveUpdates(stale);
   await stale.goto('/');
   const plants = task(stale, 'Water the plants');
   await expect(plants.getByRole('checkbox', { name: 'Done' })).not.toBeChecked();
