@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, test, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
 
 /** A new user, signed up through the form: every test has its own account and data. */
 async function signUp(page: Page, name = 'Ada'): Promise<{ email: string; password: string }> {
@@ -240,6 +240,39 @@ test('live updates carry on once the token the tabs started with has expired', a
   await waitUntilExpired(request, tokens[0]!);
   await addTask(page, 'After the first token');
   await expect(task(second, 'After the first token')).toBeVisible({ timeout: 1_000 });
+  await expect(second.getByRole('alert')).toHaveCount(0);
+});
+
+test('after the server closes the socket with 1013 (try again later), the tab reconnects and refetches what it missed', async ({ page, context }) => {
+  await signUp(page);
+  const second = await context.newPage();
+  // The second tab's first socket goes through a relay that can lose events and close it as the
+  // server does when it cannot hear the database; the sockets after it go straight through.
+  let first: { page: WebSocketRoute; server: WebSocketRoute; dropEvents: boolean } | undefined;
+  let sockets = 0;
+  await second.routeWebSocket(/\/graphql$/, (socket) => {
+    const server = socket.connectToServer();
+    if (++sockets > 1) return;
+    const relay: NonNullable<typeof first> = { page: socket, server, dropEvents: false };
+    first = relay;
+    socket.onMessage((message) => server.send(message));
+    server.onMessage((message) => {
+      if (relay.dropEvents && typeof message === 'string' && (JSON.parse(message) as { type?: string }).type === 'next') return;
+      socket.send(message);
+    });
+  });
+  await second.goto('/');
+  await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible()]);
+  expect(first).toBeDefined();
+
+  first!.dropEvents = true;
+  await addTask(page, 'Added while the other tab was deaf');
+  await first!.server.close();
+  await first!.page.close({ code: 1013, reason: 'try again later' });
+  // graphql-ws waits half a second or more before reconnecting; meanwhile the tab says it is not live.
+  await expect(live(second)).toBeHidden();
+  await expect(task(second, 'Added while the other tab was deaf')).toBeVisible();
+  await expect(live(second)).toBeVisible();
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 
