@@ -276,6 +276,46 @@ test('after the server closes the socket with 1013 (try again later), the tab re
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 
+test('a subscription that ends with SERVICE_UNAVAILABLE is started again and the list refetched', async ({ page, context }) => {
+  await signUp(page);
+  const second = await context.newPage();
+  // The second tab's first socket goes through a relay that can end its subscription the way the
+  // server does when it fell behind or stopped hearing the database (nothing is forwarded after).
+  let fail: (() => void) | undefined;
+  let sockets = 0;
+  await second.routeWebSocket(/\/graphql$/, (socket) => {
+    const server = socket.connectToServer();
+    if (++sockets > 1) return;
+    let subscriptionId: string | undefined;
+    let failed = false;
+    socket.onMessage((message) => {
+      const parsed = typeof message === 'string' ? (JSON.parse(message) as { type?: string; id?: string }) : {};
+      if (parsed.type === 'subscribe') subscriptionId = parsed.id;
+      if (!failed) server.send(message);
+    });
+    server.onMessage((message) => {
+      if (!failed) socket.send(message);
+    });
+    fail = () => {
+      failed = true;
+      const extensions = { code: 'SERVICE_UNAVAILABLE', retryAfter: 1 };
+      socket.send(JSON.stringify({ id: subscriptionId, type: 'error', payload: [{ message: 'Live updates were interrupted; subscribe again and refetch.', extensions }] }));
+    };
+  });
+  await second.goto('/');
+  await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible()]);
+  expect(fail).toBeDefined();
+
+  fail!();
+  await addTask(page, 'Added while the subscription was down');
+  await expect(task(second, 'Added while the subscription was down')).toBeVisible();
+  await expect(live(second)).toBeVisible();
+  // Live again: the new subscription delivers.
+  await addTask(page, 'Added after it came back');
+  await expect(task(second, 'Added after it came back')).toBeVisible({ timeout: 1_000 });
+  await expect(second.getByRole('alert')).toHaveCount(0);
+});
+
 test('a change made from a stale tab is refused with a message, and the tab then shows the current list', async ({ page, context }) => {
   await signUp(page);
   await addTask(page, 'Water the plants');
