@@ -316,6 +316,45 @@ test('a subscription that ends with SERVICE_UNAVAILABLE is started again and the
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 
+test('signing out in one tab returns the other tab to the sign-in form', async ({ page, context }) => {
+  await signUp(page);
+  const second = await context.newPage();
+  await second.goto('/');
+  await expect(live(second)).toBeVisible();
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(second.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(second.getByRole('listitem')).toHaveCount(0);
+});
+
+test('signing out everywhere from another device ends the session here too, with a message', async ({ page, browser, baseURL }) => {
+  const { email, password } = await signUp(page);
+  await addTask(page, 'Private');
+  await expect(live(page)).toBeVisible();
+
+  // Another browser (its own session) signs out everywhere. The server closes this page's socket
+  // with 4403 "signed out" within a second; the app asks for a new token on reconnecting, and
+  // Better Auth refuses it: the session is gone. (The page's next token change, at most 4 s away
+  // with these 5 s tokens, would find out too.)
+  const other = await browser.newContext();
+  try {
+    const device = await other.newPage();
+    await device.goto('/');
+    await device.getByRole('textbox', { name: 'Email' }).fill(email);
+    await device.getByRole('textbox', { name: 'Password' }).fill(password);
+    await device.getByRole('button', { name: 'Sign in' }).click();
+    await expect(task(device, 'Private')).toBeVisible();
+    const revoked = await device.request.post('/api/auth/revoke-sessions', { headers: { origin: baseURL! }, data: {} });
+    expect(revoked.ok()).toBe(true);
+  } finally {
+    await other.close();
+  }
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByRole('alert')).toContainText('Your session has expired. Sign in again.');
+  await expect(page.getByRole('listitem')).toHaveCount(0);
+});
+
 test('a change made from a stale tab is refused with a message, and the tab then shows the current list', async ({ page, context }) => {
   await signUp(page);
   await addTask(page, 'Water the plants');
