@@ -299,7 +299,13 @@ test('a subscription that ends with SERVICE_UNAVAILABLE is started again and the
     fail = () => {
       failed = true;
       const extensions = { code: 'SERVICE_UNAVAILABLE', retryAfter: 1 };
-      socket.send(JSON.stringify({ id: subscriptionId, type: 'error', payload: [{ message: 'Live updates were interrupted; subscribe again and refetch.', extensions }] }));
+      socket.send(
+        JSON.stringify({
+          id: subscriptionId,
+          type: 'error',
+          payload: [{ message: 'Live updates were interrupted; subscribe again and refetch.', extensions }],
+        }),
+      );
     };
   });
   await second.goto('/');

@@ -101,11 +101,7 @@ export function TaskBoard(props: { session: Session; api: Api; onSessionExpired:
                 </button>
               ))}
             </div>
-            {summary && (
-              <span className="muted count">
-                {summary.total === 1 ? '1 task' : `${summary.total} tasks`}
-              </span>
-            )}
+            {summary && <span className="muted count">{summary.total === 1 ? '1 task' : `${summary.total} tasks`}</span>}
           </div>
           {summary?.total === 0 && <p className="empty">{show === 'all' ? 'No tasks yet. Add your first one above.' : 'Nothing here.'}</p>}
           <ul className="tasks" aria-label="Tasks">
@@ -171,10 +167,18 @@ function AddTask() {
 }
 
 /** One page of the list (cursor pagination): "Show more" adds a page after the last one. */
-function TaskPage(props: { after: string | null; filter: TaskFilter | undefined; onSummary?: ((total: number, next: string | null) => void) | undefined }) {
+function TaskPage(props: {
+  after: string | null;
+  filter: TaskFilter | undefined;
+  onSummary?: ((total: number, next: string | null) => void) | undefined;
+}) {
   const { after, filter, onSummary } = props;
   const { refreshKey, report } = useContext(BoardContext);
-  const [{ data, error, fetching }, reexecute] = useQuery({ query: TaskListDocument, variables: { first: PAGE_SIZE, after, filter }, context: TASKS });
+  const [{ data, error, fetching }, reexecute] = useQuery({
+    query: TaskListDocument,
+    variables: { first: PAGE_SIZE, after, filter },
+    context: TASKS,
+  });
 
   // A change announced while the list is being fetched may have been committed after the fetch
   // read it, and urql drops a second fetch of a query in flight: fetch again once this one is back.
@@ -242,7 +246,14 @@ function TaskRow({ task }: { task: TaskItemFragment }) {
       {task.priority === 'HIGH' && <span className="badge">High</span>}
       <button type="button" className="ghost danger" aria-label="Delete" title="Delete" disabled={deleting} onClick={() => void destroy()}>
         <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
-          <path d="M3 4h10M6.5 4V2.5h3V4M4.5 4l.7 9.5h5.6l.7-9.5" fill="none" stroke="currentColor" strokeWidth="1.4" strokeLinecap="round" strokeLinejoin="round" />
+          <path
+            d="M3 4h10M6.5 4V2.5h3V4M4.5 4l.7 9.5h5.6l.7-9.5"
+            fill="none"
+            stroke="currentColor"
+            strokeWidth="1.4"
+            strokeLinecap="round"
+            strokeLinejoin="round"
+          />
         </svg>
       </button>
     </li>
