@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, test, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
 
 /** A new user, signed up through the form: every test has its own account and data. */
 async function signUp(page: Page, name = 'Ada'): Promise<{ email: string; password: string }> {
@@ -22,6 +22,15 @@ async function addTask(page: Page, title: string): Promise<void> {
 }
 
 const task = (page: Page, title: string) => page.getByRole('listitem').filter({ hasText: title });
+
+/**
+ * Cuts the page's live updates: its WebSocket to /graphql opens but nobody answers (no events, no
+ * reconnects). For tests of the HTTP path alone: an open socket gets a fresh token shortly before
+ * the old one expires, which the HTTP requests then use too.
+ */
+async function withoutLiveUpdates(page: Page): Promise<void> {
+  await page.routeWebSocket(/\/graphql$/, () => {});
+}
 
 /** Waits until the API refuses `token` as expired (real time must pass: the server's clock decides). */
 async function waitUntilExpired(request: APIRequestContext, token: string): Promise<void> {
@@ -113,6 +122,7 @@ test("a second user sees none of the first user's tasks", async ({ page, browser
 });
 
 test('an expired token is replaced before it is used', async ({ page, request }) => {
+  await withoutLiveUpdates(page);
   const tokens: string[] = [];
   page.on('response', (response) => {
     if (new URL(response.url()).pathname === '/api/auth/token' && response.ok()) {
@@ -136,6 +146,7 @@ test('a token the server refuses as expired is refreshed and the request retried
   // The browser's clock stands still, so the app believes its token is fresh for ever; only the
   // server's answer (401, TOKEN_EXPIRED) can tell it otherwise.
   await page.clock.setFixedTime(new Date());
+  await withoutLiveUpdates(page);
   const tokens: string[] = [];
   page.on('response', (response) => {
     if (new URL(response.url()).pathname === '/api/auth/token' && response.ok()) {
@@ -154,4 +165,229 @@ test('a token the server refuses as expired is refreshed and the request retried
   expect((await refreshed).ok()).toBe(true);
   await expect(page.getByRole('listitem')).toHaveCount(2);
   await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
+/** The "Live" badge: the page's subscription is acknowledged. */
+const live = (page: Page) => page.getByText('Live', { exact: true });
+
+/** graphql-ws `next` messages (subscription events) a page receives, counted from before it opens a socket. */
+function countEvents(page: Page): { readonly count: number } {
+  const counter = { count: 0 };
+  page.on('websocket', (socket) => {
+    socket.on('framereceived', ({ payload }) => {
+      if (typeof payload === 'string' && (JSON.parse(payload) as { type?: string }).type === 'next') counter.count += 1;
+    });
+  });
+  return counter;
+}
+
+test("changes in one tab appear in the user's other tab within a second; another user gets none of them", async ({ page, context, browser }) => {
+  await signUp(page, 'Ada');
+  const second = await context.newPage();
+  await second.goto('/');
+  await expect(second.getByRole('button', { name: 'Sign out' })).toBeVisible();
+
+  const other = await browser.newContext();
+  try {
+    const grace = await other.newPage();
+    const graceEvents = countEvents(grace);
+    await signUp(grace, 'Grace');
+    await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible(), expect(live(grace)).toBeVisible()]);
+
+    // Timed from when the first tab shows the change (its own request has been answered).
+    await addTask(page, 'Seen in both tabs');
+    await expect(task(second, 'Seen in both tabs')).toBeVisible({ timeout: 1_000 });
+
+    await task(second, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' }).check();
+    await expect(task(second, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' })).toBeChecked();
+    await expect(task(page, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' })).toBeChecked({ timeout: 1_000 });
+
+    await addTask(second, 'Deleted in the first tab');
+    await expect(task(page, 'Deleted in the first tab')).toBeVisible({ timeout: 1_000 });
+    await task(page, 'Deleted in the first tab').getByRole('button', { name: 'Delete' }).click();
+    await expect(task(page, 'Deleted in the first tab')).toHaveCount(0);
+    await expect(task(second, 'Deleted in the first tab')).toHaveCount(0, { timeout: 1_000 });
+    await expect(second.getByRole('listitem')).toHaveText([/Seen in both tabs/]);
+
+    // Grace's subscription works (her own change reaches her), yet none of Ada's five events did.
+    expect(graceEvents.count).toBe(0);
+    await expect(grace.getByRole('listitem')).toHaveCount(0);
+    await addTask(grace, "Grace's own task");
+    await expect.poll(() => graceEvents.count).toBe(1);
+    await expect(grace.getByRole('listitem')).toHaveText([/Grace's own task/]);
+    await expect(page.getByRole('listitem')).toHaveText([/Seen in both tabs/]);
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    await expect(second.getByRole('alert')).toHaveCount(0);
+  } finally {
+    await other.close();
+  }
+});
+
+test('live updates carry on once the token the tabs started with has expired', async ({ page, context, request }) => {
+  const tokens: string[] = [];
+  context.on('response', (response) => {
+    if (new URL(response.url()).pathname === '/api/auth/token' && response.ok()) {
+      void response.json().then((body: { token: string }) => tokens.push(body.token));
+    }
+  });
+  await signUp(page);
+  const second = await context.newPage();
+  await second.goto('/');
+  await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible()]);
+  await expect.poll(() => tokens.length).toBeGreaterThan(0);
+
+  // Each socket changed tokens on its own before this one expired (the server would have closed it).
+  await waitUntilExpired(request, tokens[0]!);
+  await addTask(page, 'After the first token');
+  await expect(task(second, 'After the first token')).toBeVisible({ timeout: 1_000 });
+  await expect(second.getByRole('alert')).toHaveCount(0);
+});
+
+test('after the server closes the socket with 1013 (try again later), the tab reconnects and refetches what it missed', async ({ page, context }) => {
+  await signUp(page);
+  const second = await context.newPage();
+  // The second tab's first socket goes through a relay that can lose events and close it as the
+  // server does when it cannot hear the database; the sockets after it go straight through.
+  let first: { page: WebSocketRoute; server: WebSocketRoute; dropEvents: boolean } | undefined;
+  let sockets = 0;
+  await second.routeWebSocket(/\/graphql$/, (socket) => {
+    const server = socket.connectToServer();
+    if (++sockets > 1) return;
+    const relay: NonNullable<typeof first> = { page: socket, server, dropEvents: false };
+    first = relay;
+    socket.onMessage((message) => server.send(message));
+    server.onMessage((message) => {
+      if (relay.dropEvents && typeof message === 'string' && (JSON.parse(message) as { type?: string }).type === 'next') return;
+      socket.send(message);
+    });
+  });
+  await second.goto('/');
+  await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible()]);
+  expect(first).toBeDefined();
+
+  first!.dropEvents = true;
+  await addTask(page, 'Added while the other tab was deaf');
+  await first!.server.close();
+  await first!.page.close({ code: 1013, reason: 'try again later' });
+  // graphql-ws waits half a second or more before reconnecting; meanwhile the tab says it is not live.
+  await expect(live(second)).toBeHidden();
+  await expect(task(second, 'Added while the other tab was deaf')).toBeVisible();
+  await expect(live(second)).toBeVisible();
+  await expect(second.getByRole('alert')).toHaveCount(0);
+});
+
+test('a subscription that ends with SERVICE_UNAVAILABLE is started again and the list refetched', async ({ page, context }) => {
+  await signUp(page);
+  const second = await context.newPage();
+  // The second tab's first socket goes through a relay that can end its subscription the way the
+  // server does when it fell behind or stopped hearing the database (nothing is forwarded after).
+  let fail: (() => void) | undefined;
+  let sockets = 0;
+  await second.routeWebSocket(/\/graphql$/, (socket) => {
+    const server = socket.connectToServer();
+    if (++sockets > 1) return;
+    let subscriptionId: string | undefined;
+    let failed = false;
+    socket.onMessage((message) => {
+      const parsed = typeof message === 'string' ? (JSON.parse(message) as { type?: string; id?: string }) : {};
+      if (parsed.type === 'subscribe') subscriptionId = parsed.id;
+      if (!failed) server.send(message);
+    });
+    server.onMessage((message) => {
+      if (!failed) socket.send(message);
+    });
+    fail = () => {
+      failed = true;
+      const extensions = { code: 'SERVICE_UNAVAILABLE', retryAfter: 1 };
+      socket.send(
+        JSON.stringify({
+          id: subscriptionId,
+          type: 'error',
+          payload: [{ message: 'Live updates were interrupted; subscribe again and refetch.', extensions }],
+        }),
+      );
+    };
+  });
+  await second.goto('/');
+  await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible()]);
+  expect(fail).toBeDefined();
+
+  fail!();
+  await addTask(page, 'Added while the subscription was down');
+  await expect(task(second, 'Added while the subscription was down')).toBeVisible();
+  await expect(live(second)).toBeVisible();
+  // Live again: the new subscription delivers.
+  await addTask(page, 'Added after it came back');
+  await expect(task(second, 'Added after it came back')).toBeVisible({ timeout: 1_000 });
+  await expect(second.getByRole('alert')).toHaveCount(0);
+});
+
+test('signing out in one tab returns the other tab to the sign-in form', async ({ page, context }) => {
+  await signUp(page);
+  const second = await context.newPage();
+  await second.goto('/');
+  await expect(live(second)).toBeVisible();
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(second.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(second.getByRole('listitem')).toHaveCount(0);
+});
+
+test('signing out everywhere from another device ends the session here too, with a message', async ({ page, browser, baseURL }) => {
+  const { email, password } = await signUp(page);
+  await addTask(page, 'Private');
+  await expect(live(page)).toBeVisible();
+
+  // Another browser (its own session) signs out everywhere. The server closes this page's socket
+  // with 4403 "signed out" within a second; the app asks for a new token on reconnecting, and
+  // Better Auth refuses it: the session is gone. (The page's next token change, at most 4 s away
+  // with these 5 s tokens, would find out too.)
+  const other = await browser.newContext();
+  try {
+    const device = await other.newPage();
+    await device.goto('/');
+    await device.getByRole('textbox', { name: 'Email' }).fill(email);
+    await device.getByRole('textbox', { name: 'Password' }).fill(password);
+    await device.getByRole('button', { name: 'Sign in' }).click();
+    await expect(task(device, 'Private')).toBeVisible();
+    const revoked = await device.request.post('/api/auth/revoke-sessions', { headers: { origin: baseURL! }, data: {} });
+    expect(revoked.ok()).toBe(true);
+  } finally {
+    await other.close();
+  }
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByRole('alert')).toContainText('Your session has expired. Sign in again.');
+  await expect(page.getByRole('listitem')).toHaveCount(0);
+});
+
+test('a change made from a stale tab is refused with a message, and the tab then shows the current list', async ({ page, context }) => {
+  await signUp(page);
+  await addTask(page, 'Water the plants');
+
+  // The second tab's live updates are cut, as on a flaky connection: it keeps showing what it loaded.
+  const stale = await context.newPage();
+  await withoutLiveUpdates(stale);
+  await stale.goto('/');
+  const plants = task(stale, 'Water the plants');
+  await expect(plants.getByRole('checkbox', { name: 'Done' })).not.toBeChecked();
+
+  await task(page, 'Water the plants').getByRole('checkbox', { name: 'Done' }).check();
+  await expect(task(page, 'Water the plants').getByRole('checkbox', { name: 'Done' })).toBeChecked();
+  await expect(plants.getByRole('checkbox', { name: 'Done' })).not.toBeChecked();
+
+  // Deleting what the stale tab shows (version 1) is refused: the task was completed since.
+  await plants.getByRole('button', { name: 'Delete' }).click();
+  await expect(stale.getByRole('alert')).toContainText('This task was changed somewhere else');
+  await expect(plants.getByRole('checkbox', { name: 'Done' })).toBeChecked();
+  await expect(task(page, 'Water the plants')).toBeVisible();
+
+  // Deleted in the first tab; the stale tab still shows it and tries to reopen it.
+  await task(page, 'Water the plants').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('listitem')).toHaveCount(0);
+  // A click, not uncheck(): the box flips back as soon as the refusal arrives.
+  await plants.getByRole('checkbox', { name: 'Done' }).click();
+  await expect(stale.getByRole('alert')).toContainText('This task no longer exists');
+  await expect(stale.getByRole('listitem')).toHaveCount(0);
+  await expect(stale.getByText('No tasks yet')).toBeVisible();
 });

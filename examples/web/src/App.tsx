@@ -4,12 +4,11 @@ import { createApi, type Api } from './api.ts';
 import { authClient, type Session } from './auth.ts';
 import { AuthScreen } from './AuthScreen.tsx';
 import { TaskBoard } from './TaskBoard.tsx';
-import { createTokenSource, type TokenSource } from './tokens.ts';
+import { createTokenSource } from './tokens.ts';
 
 interface Connection {
   userId: string;
   api: Api;
-  tokens: TokenSource;
 }
 
 /**
@@ -26,7 +25,7 @@ function useConnection(session: Session | null | undefined, onSessionExpired: ()
     if (!userId) return;
     const tokens = createTokenSource();
     const api = createApi(tokens, () => expired.current());
-    setConnection({ userId, api, tokens });
+    setConnection({ userId, api });
     return () => {
       api.dispose();
       setConnection(null);
@@ -52,7 +51,7 @@ export function App() {
   if (!connection) return <Splash />;
   return (
     <Provider value={connection.api.client}>
-      <TaskBoard session={session} api={connection.api} tokens={connection.tokens} onSessionExpired={onSessionExpired} />
+      <TaskBoard session={session} api={connection.api} onSessionExpired={onSessionExpired} />
     </Provider>
   );
 }

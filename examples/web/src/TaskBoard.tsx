@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type SyntheticEvent } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type SyntheticEvent } from 'react';
 import { useMutation, useQuery, type CombinedError } from 'urql';
 import type { Api } from './api.ts';
 import { authClient, type Session } from './auth.ts';
@@ -13,7 +13,6 @@ import {
 } from './gql/graphql.ts';
 import { useLiveUpdates } from './live-updates.ts';
 import { Notice } from './Notice.tsx';
-import type { TokenSource } from './tokens.ts';
 
 const PAGE_SIZE = 50;
 /**
@@ -33,8 +32,8 @@ const BoardContext = createContext<Board>({ refreshKey: 0, report: () => {} });
 type Show = 'all' | 'open' | 'completed';
 const FILTERS: Record<Show, TaskFilter | undefined> = { all: undefined, open: { completed: false }, completed: { completed: true } };
 
-export function TaskBoard(props: { session: Session; api: Api; tokens: TokenSource; onSessionExpired: () => void }) {
-  const { session, api, tokens, onSessionExpired } = props;
+export function TaskBoard(props: { session: Session; api: Api; onSessionExpired: () => void }) {
+  const { session, api, onSessionExpired } = props;
   const [problem, setProblem] = useState<Problem>();
   const [refreshKey, setRefreshKey] = useState(0);
   const [show, setShow] = useState<Show>('all');
@@ -42,7 +41,7 @@ export function TaskBoard(props: { session: Session; api: Api; tokens: TokenSour
   const [summary, setSummary] = useState<{ total: number; next: string | null }>();
 
   const refresh = useCallback(() => setRefreshKey((k) => k + 1), []);
-  const live = useLiveUpdates(api, tokens, refresh);
+  const live = useLiveUpdates(api, refresh);
 
   const report = useCallback(
     (error: CombinedError) => {
@@ -102,11 +101,7 @@ export function TaskBoard(props: { session: Session; api: Api; tokens: TokenSour
                 </button>
               ))}
             </div>
-            {summary && (
-              <span className="muted count">
-                {summary.total === 1 ? '1 task' : `${summary.total} tasks`}
-              </span>
-            )}
+            {summary && <span className="muted count">{summary.total === 1 ? '1 task' : `${summary.total} tasks`}</span>}
           </div>
           {summary?.total === 0 && <p className="empty">{show === 'all' ? 'No tasks yet. Add your first one above.' : 'Nothing here.'}</p>}
           <ul className="tasks" aria-label="Tasks">
@@ -134,13 +129,22 @@ function AddTask() {
   const [title, setTitle] = useState('');
   const [{ fetching }, addTask] = useMutation(AddTaskDocument);
   const { report } = useContext(BoardContext);
+  // One key per task the person means to add: pressing "Add task" again after an error (the
+  // request may have gone through before the connection dropped) cannot add it twice. A new title
+  // is a new task, and a new key.
+  const idempotencyKey = useRef<string | undefined>(undefined);
 
   async function submit(event: SyntheticEvent<HTMLFormElement>) {
     event.preventDefault();
     if (!title.trim()) return;
-    const result = await addTask({ input: { title } }, TASKS);
-    if (result.error) report(result.error);
-    else setTitle('');
+    const key = (idempotencyKey.current ??= crypto.randomUUID());
+    const result = await addTask({ input: { title } }, { ...TASKS, fetchOptions: { headers: { 'Idempotency-Key': key } } });
+    if (result.error) {
+      report(result.error);
+      return;
+    }
+    idempotencyKey.current = undefined;
+    setTitle('');
   }
 
   return (
@@ -150,7 +154,10 @@ function AddTask() {
         placeholder="What needs doing?"
         value={title}
         maxLength={200}
-        onChange={(e) => setTitle(e.target.value)}
+        onChange={(e) => {
+          idempotencyKey.current = undefined;
+          setTitle(e.target.value);
+        }}
       />
       <button type="submit" className="primary" disabled={fetching || !title.trim()}>
         Add task
@@ -160,14 +167,34 @@ function AddTask() {
 }
 
 /** One page of the list (cursor pagination): "Show more" adds a page after the last one. */
-function TaskPage(props: { after: string | null; filter: TaskFilter | undefined; onSummary?: ((total: number, next: string | null) => void) | undefined }) {
+function TaskPage(props: {
+  after: string | null;
+  filter: TaskFilter | undefined;
+  onSummary?: ((total: number, next: string | null) => void) | undefined;
+}) {
   const { after, filter, onSummary } = props;
   const { refreshKey, report } = useContext(BoardContext);
-  const [{ data, error }, reexecute] = useQuery({ query: TaskListDocument, variables: { first: PAGE_SIZE, after, filter }, context: TASKS });
+  const [{ data, error, fetching }, reexecute] = useQuery({
+    query: TaskListDocument,
+    variables: { first: PAGE_SIZE, after, filter },
+    context: TASKS,
+  });
 
+  // A change announced while the list is being fetched may have been committed after the fetch
+  // read it, and urql drops a second fetch of a query in flight: fetch again once this one is back.
+  const pending = useRef(false);
+  const inFlight = useRef(fetching);
+  inFlight.current = fetching;
   useEffect(() => {
-    if (refreshKey > 0) reexecute({ requestPolicy: 'network-only' });
+    if (refreshKey === 0) return;
+    if (inFlight.current) pending.current = true;
+    else reexecute({ requestPolicy: 'network-only' });
   }, [refreshKey, reexecute]);
+  useEffect(() => {
+    if (fetching || !pending.current) return;
+    pending.current = false;
+    reexecute({ requestPolicy: 'network-only' });
+  }, [fetching, reexecute]);
   useEffect(() => {
     if (error) report(error);
   }, [error, report]);
@@ -181,8 +208,11 @@ function TaskPage(props: { after: string | null; filter: TaskFilter | undefined;
 
 function TaskRow({ task }: { task: TaskItemFragment }) {
   const { report } = useContext(BoardContext);
-  const [{ fetching: saving }, setCompleted] = useMutation(SetTaskCompletedDocument);
+  const [{ fetching: saving, data: saved }, setCompleted] = useMutation(SetTaskCompletedDocument);
   const [{ fetching: deleting }, remove] = useMutation(RemoveTaskDocument);
+  // The version this tab last saw: the list's, or this row's own last change if the refetched
+  // list has not caught up yet (a second click must not conflict with the first).
+  const version = Math.max(task.version, saved?.updateTask.version ?? 0);
 
   // Shown at once, before the server answers, until the refetched list agrees (or on an error,
   // until the error is shown).
@@ -193,14 +223,14 @@ function TaskRow({ task }: { task: TaskItemFragment }) {
   }, [completing, task.completed]);
   const toggle = async () => {
     setCompleting(!completed);
-    const result = await setCompleted({ id: task.id, completed: !completed }, TASKS);
+    const result = await setCompleted({ id: task.id, completed: !completed, expectedVersion: version }, TASKS);
     if (result.error) {
       setCompleting(undefined);
       report(result.error);
     }
   };
   const destroy = async () => {
-    const result = await remove({ id: task.id }, TASKS);
+    const result = await remove({ id: task.id, expectedVersion: version }, TASKS);
     if (result.error) report(result.error);
   };
 
@@ -216,7 +246,14 @@ function TaskRow({ task }: { task: TaskItemFragment }) {
       {task.priority === 'HIGH' && <span className="badge">High</span>}
       <button type="button" className="ghost danger" aria-label="Delete" title="Delete" disabled={deleting} onClick={() => void destroy()}>
         <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
-          <path d="M3 4h10M6.5 4V2.5h3V4M4.5 4l.7 9.5h5.6l.7-9.5" fill="none" stroke="currentColor" strokeWidth="1.4" strokeLinecap="round" strokeLinejoin="round" />
+          <path
+            d="M3 4h10M6.5 4V2.5h3V4M4.5 4l.7 9.5h5.6l.7-9.5"
+            fill="none"
+            stroke="currentColor"
+            strokeWidth="1.4"
+            strokeLinecap="round"
+            strokeLinejoin="round"
+          />
         </svg>
       </button>
     </li>

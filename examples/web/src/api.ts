@@ -3,14 +3,33 @@ import { Client, cacheExchange, fetchExchange, subscriptionExchange, type Combin
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { SessionExpiredError, type TokenSource } from './tokens.ts';
 
-/** graphql-ws close codes: 4403 = we close before the token expires (retried with a fresh token). */
-const CLOSE_TOKEN_EXPIRING = 4403;
+/**
+ * The server's close codes (see NOTES-live.md). graphql-ws reconnects by itself after 4403, 1001
+ * and 1013, calling connectionParams again; it gives up after 4429 and other fatal codes, and the
+ * subscription then ends with the CloseEvent as its network error (live-updates.ts starts again).
+ */
+export const CloseCode = {
+  /** Token missing, invalid, expired, or the user signed out or was deleted: new token, reconnect. */
+  FORBIDDEN: 4403,
+  /** Too many sockets for this user (WS_MAX_CONNECTIONS_PER_USER). Fatal for graphql-ws 6.4. */
+  TOO_MANY: 4429,
+} as const;
+
+/** The reason this app gives when it closes its own socket to change tokens. */
+const TOKEN_EXPIRING = 'Token expiring';
+const MAX_RETRY_WAIT_MS = 30_000;
 
 export interface Api {
   client: Client;
   ws: WsClient;
   /** Closes the WebSocket. Call when the user signs out or another user signs in. */
   dispose(): void;
+}
+
+/** A close this app made itself to change tokens: it reconnects at once, nothing is wrong. */
+export function isTokenChange(event: unknown): boolean {
+  const close = event as Partial<CloseEvent> | undefined;
+  return close?.code === CloseCode.FORBIDDEN && close.reason === TOKEN_EXPIRING;
 }
 
 function isAuthError(error: CombinedError): boolean {
@@ -29,31 +48,68 @@ function isAuthError(error: CombinedError): boolean {
 export function createApi(tokens: TokenSource, onSessionExpired: () => void): Api {
   const origin = window.location.origin;
   let expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The server refused the last token (4403): get a new one whatever this browser's clock says. */
+  let refuseCached = false;
+  /** This app closed the socket to change tokens: reconnect without waiting. */
+  let changingToken = false;
+
   const ws = createWsClient({
     url: `${origin.replace(/^http/, 'ws')}/graphql`,
+    // Opened by the first subscription, closed when the last ends: a subscription started again
+    // after a failure gets a new socket, and with it a `connected` event (live-updates.ts).
     lazy: true,
-    // Read on every (re)connect, so a reconnect always carries a valid token.
+    // Read on every (re)connect, so a reconnect always carries a valid token. A throw here closes
+    // the socket with 4005, which graphql-ws treats as fatal (live-updates.ts subscribes again).
     connectionParams: async () => {
       try {
-        return { authorization: `Bearer ${await tokens.get()}` };
+        const token = refuseCached ? await tokens.refresh() : await tokens.get();
+        refuseCached = false;
+        return { authorization: `Bearer ${token}` };
       } catch (err) {
         if (err instanceof SessionExpiredError) onSessionExpired();
         throw err;
       }
     },
-    retryAttempts: 5,
+    // Reconnect for as long as the page is open (1013 while the server cannot hear the database,
+    // 1001 while it restarts), backing off to 30 s; live-updates.ts refetches on every reconnect.
+    retryAttempts: Infinity,
+    retryWait: async (retries) => {
+      if (changingToken) {
+        changingToken = false;
+        return;
+      }
+      // 0.5-1 s, then doubling; jittered so that the tabs a restart closed do not come back at once.
+      const ms = Math.min(MAX_RETRY_WAIT_MS, 1000 * 2 ** retries) * (0.5 + Math.random() / 2);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    },
     on: {
-      // The server checks the token once, when the socket opens. Close just before it expires;
-      // graphql-ws reconnects (4403 is retried), asks connectionParams for a fresh token and
-      // subscribes again.
+      // The server checks the token when the socket opens and closes it (4403) at its expiry.
+      // Change tokens a little earlier instead: get the next token first, then close; graphql-ws
+      // reconnects at once with it and subscribes again. live-updates.ts refetches after the
+      // reconnect, for whatever changed in the few milliseconds between.
       connected: (socket) => {
         clearTimeout(expiryTimer);
         expiryTimer = setTimeout(() => {
-          const open = socket as WebSocket;
-          if (open.readyState === WebSocket.OPEN) open.close(CLOSE_TOKEN_EXPIRING, 'Token expiring');
+          void tokens
+            .refresh()
+            .catch((err: unknown) => {
+              if (err instanceof SessionExpiredError) onSessionExpired();
+            })
+            .finally(() => {
+              const open = socket as WebSocket;
+              if (open.readyState !== WebSocket.OPEN) return;
+              changingToken = true;
+              open.close(CloseCode.FORBIDDEN, TOKEN_EXPIRING);
+            });
         }, tokens.msUntilRefresh());
       },
-      closed: () => clearTimeout(expiryTimer),
+      closed: (event) => {
+        clearTimeout(expiryTimer);
+        // Refused by the server ("token expired", "invalid token", "signed out", "user deleted"):
+        // ask for a new token on the reconnect; when the session is gone, that fails and the app
+        // returns to the sign-in form.
+        if ((event as Partial<CloseEvent>).code === CloseCode.FORBIDDEN && !isTokenChange(event)) refuseCached = true;
+      },
     },
   });
 

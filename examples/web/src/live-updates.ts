@@ -1,102 +1,78 @@
-import { useEffect, useState } from 'react';
-import { gql, type TypedDocumentNode } from 'urql';
-import type { Api } from './api.ts';
-import { LiveUpdatesSupportDocument, TaskItemFragmentDoc, type TaskItemFragment } from './gql/graphql.ts';
-import type { TokenSource } from './tokens.ts';
-
-export type TaskEventKind = 'CREATED' | 'UPDATED' | 'DELETED';
-export interface TaskEventsSubscription {
-  taskEvents: { kind: TaskEventKind; taskId: string; task: TaskItemFragment | null };
-}
-
-/**
- * Written by hand, not in operations.graphql: codegen checks documents against schema/, and the
- * schema has no Subscription type yet. When it does, move this there and use the generated type.
- */
-export const TaskEventsDocument: TypedDocumentNode<TaskEventsSubscription, Record<string, never>> = gql`
-  subscription TaskEvents {
-    taskEvents {
-      kind
-      taskId
-      task {
-        ...TaskItem
-      }
-    }
-  }
-  ${TaskItemFragmentDoc}
-`;
-
-/** graphql-ws gives up on 4401 (token refused at connect): the app refreshes and subscribes again. */
-const CLOSE_UNAUTHORIZED = 4401;
-const MAX_RESTARTS = 3;
+import { useEffect, useRef, useState } from 'react';
+import { CloseCode, isTokenChange, type Api } from './api.ts';
+import { LiveTaskEventsDocument } from './gql/graphql.ts';
 
 export type LiveStatus = 'connecting' | 'live' | 'off';
 
+/** Waits before subscribing again after the subscription ended with an error. */
+function restartDelayMs(failures: number, closeCode: number | undefined): number {
+  // Too many sockets for this user (other tabs): one may close; no point asking often.
+  if (closeCode === CloseCode.TOO_MANY) return 30_000 * (0.5 + Math.random() / 2);
+  return Math.min(30_000, 1000 * 2 ** failures) * (0.5 + Math.random() / 2);
+}
+
 /**
- * Keeps the task list current while another tab or device changes it. Starts only when the
- * server's schema has `Subscription.taskEvents` (or when introspection is off and it cannot
- * tell); without it the app works as before, refreshing after its own changes. `onEvent` runs
- * for every event and after every reconnect (events may have been missed meanwhile).
+ * Keeps the task list current while another tab or device changes it: `onChange` runs for every
+ * task event (the list is refetched, rather than patched from the event: simpler, and always
+ * right), and whenever events may have been missed: after every reconnect, and after the
+ * subscription failed and was started again (SERVICE_UNAVAILABLE when the server could not hear
+ * the database or fell behind, 4429, a token that could not be fetched).
+ *
+ * Reconnects after 4403/1001/1013 are graphql-ws's own (api.ts); this hook sees only what ends
+ * the subscription, and starts it again with a backoff, for as long as the board is shown.
  */
-export function useLiveUpdates({ client, ws }: Api, tokens: TokenSource, onEvent: () => void): LiveStatus {
+export function useLiveUpdates({ client, ws }: Api, onChange: () => void): LiveStatus {
   const [status, setStatus] = useState<LiveStatus>('connecting');
+  const changed = useRef(onChange);
+  changed.current = onChange;
 
   useEffect(() => {
     let stopped = false;
-    let unsubscribe: (() => void) | undefined;
-    let restarts = 0;
+    let subscription: { unsubscribe(): void } | undefined;
+    let restartTimer: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
     let connections = 0;
-    const unlisten = ws.on('connected', () => {
-      setStatus('live');
-      // A reconnect: events may have been missed while the socket was down.
-      if (++connections > 1) onEvent();
-    });
 
-    const start = () => {
-      const subscription = client.subscription(TaskEventsDocument, {}).subscribe((result) => {
+    const unlisten = [
+      ws.on('connected', () => {
+        if (stopped) return;
+        setStatus('live');
+        // A reconnect: events may have been missed while the socket was down.
+        if (++connections > 1) changed.current();
+      }),
+      ws.on('closed', (event) => {
+        // Changing tokens takes milliseconds: no need to tell the person.
+        if (!stopped && !isTokenChange(event)) setStatus('connecting');
+      }),
+    ];
+
+    const start = (resync: boolean) => {
+      subscription?.unsubscribe();
+      subscription = client.subscription(LiveTaskEventsDocument, {}).subscribe((result) => {
         if (stopped) return;
         if (result.data) {
-          restarts = 0;
-          setStatus('live');
-          onEvent();
+          failures = 0;
+          changed.current();
           return;
         }
         if (!result.error) return;
-        const closeCode = (result.error.networkError as unknown as CloseEvent | undefined)?.code;
-        if (closeCode === CLOSE_UNAUTHORIZED && restarts < MAX_RESTARTS) {
-          // The token was refused when the socket opened: get a new one, subscribe again and
-          // refetch what may have changed in between.
-          restarts += 1;
-          void tokens.refresh().then(() => {
-            if (stopped) return;
-            onEvent();
-            start();
-          }, () => setStatus('off'));
-          return;
-        }
-        // No subscriptions on this server, or the socket gave up: the list still works.
+        // The subscription has ended. urql keeps its source open: end it before starting anew.
+        const closeCode = (result.error.networkError as unknown as Partial<CloseEvent> | undefined)?.code;
         setStatus('off');
+        restartTimer = setTimeout(() => start(true), restartDelayMs(failures++, closeCode));
       });
-      unsubscribe = () => subscription.unsubscribe();
+      // Subscribed again after a failure: what changed in between was not sent.
+      if (resync) changed.current();
     };
-
-    void client
-      .query(LiveUpdatesSupportDocument, {}, { requestPolicy: 'network-only' })
-      .toPromise()
-      .then((result) => {
-        if (stopped) return;
-        const fields = result.data?.__type?.fields;
-        const supported = result.data ? Boolean(fields?.some((f) => f.name === 'taskEvents')) : true;
-        if (supported) start();
-        else setStatus('off');
-      });
+    start(false);
 
     return () => {
       stopped = true;
-      unlisten();
-      unsubscribe?.();
+      clearTimeout(restartTimer);
+      for (const off of unlisten) off();
+      subscription?.unsubscribe();
     };
-  }, [client, ws, tokens, onEvent]);
+  }, [client, ws]);
 
   return status;
 }
