@@ -171,16 +171,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < users.length; i += 50) {
     tokens.push(
       ...(await Promise.all(
-        users
-          .slice(i, i + 50)
-          .map(
-            async (u) =>
-              (
-                await auth.api.signJWT({
-                  body: { payload: { sub: u.id, email: u.email, name: `Bench ${u.id}`, iat: Math.floor(Date.now() / 1000) } },
-                })
-              ).token,
-          ),
+        users.slice(i, i + 50).map(
+          async (u) =>
+            (
+              await auth.api.signJWT({
+                body: { payload: { sub: u.id, email: u.email, name: `Bench ${u.id}`, iat: Math.floor(Date.now() / 1000) } },
+              })
+            ).token,
+        ),
       )),
     );
   }

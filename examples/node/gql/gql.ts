@@ -14,11 +14,10 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-  'query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}': typeof types.OpenTasksDocument;
+    "query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}": typeof types.OpenTasksDocument,
 };
 const documents: Documents = {
-  'query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}':
-    types.OpenTasksDocument,
+    "query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}": types.OpenTasksDocument,
 };
 
 /**
@@ -38,12 +37,10 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(
-  source: 'query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}',
-): (typeof documents)['query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}'];
+export function graphql(source: "query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}"): (typeof documents)["query OpenTasks($first: Int!) {\n  tasks(first: $first, filter: {completed: false}, orderBy: DUE_AT_ASC) {\n    totalCount\n    nodes {\n      id\n      title\n      dueAt\n    }\n  }\n}\n\nmutation NewTask($input: CreateTaskInput!) {\n  createTask(input: $input) {\n    id\n    title\n    dueAt\n  }\n}"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
 }
 
-export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<infer TType, any> ? TType : never;
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
