@@ -8,29 +8,28 @@
  *    tokens rotated over the users), `tasks(first: 20)`. Reports p50/p95/p99 and non-2xx answers
  *    (a 429 here would mean the rate limit refuses real traffic).
  *
- * Needs DATABASE_URL pointing at a PostgreSQL server where it may create a database, e.g.
- * DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/limits.ts
+ * Uses a database of its own on DATABASE_URL's server when set, else an embedded PostgreSQL.
  * Env: BENCH_DURATION (seconds of the capacity run, default 10); BENCH_LIMITS=off runs the same
  * without the rate limit and with the operation limits raised, for an A/B comparison (run both
  * back to back: on a shared machine, only a comparison within one period means anything).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { createAuth } from '../src/auth/auth.ts';
 import { parseConfig, projectRoot } from '../src/config.ts';
-import { freePort } from '../src/db/embedded.ts';
+import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts';
 
 const USERS = 1000;
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
 const log = (message: string) => console.error(`[bench:limits] ${message}`);
 const cleanups: Array<() => unknown> = [];
-
-const adminUrl = process.env['DATABASE_URL'];
-if (!adminUrl) throw new Error('DATABASE_URL is required, e.g. postgres://postgres@127.0.0.1:5432/postgres');
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -38,6 +37,18 @@ const percentile = (values: number[], p: number) => {
 };
 
 async function main() {
+  // A database of its own: on DATABASE_URL's server, else on an embedded PostgreSQL in a temp folder.
+  let adminUrl = process.env['DATABASE_URL'];
+  if (!adminUrl) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'taskgraph-bench-pg-'));
+    chmodSync(dir, 0o755); // PostgreSQL runs as user postgres when this runs as root
+    const embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), database: 'postgres', logger: pino({ level: 'silent' }) });
+    cleanups.push(async () => {
+      await embedded.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    adminUrl = embedded.adminUrl;
+  }
   const dbName = `taskgraph_bench_limits_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -46,7 +57,7 @@ async function main() {
     await admin.query(`drop database if exists ${dbName} with (force)`);
     await admin.end();
   });
-  const dbUrl = Object.assign(new URL(adminUrl!), { pathname: `/${dbName}` }).toString();
+  const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
 
   const port = await freePort();
   const serverUrl = `http://127.0.0.1:${port}`;
