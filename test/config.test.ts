@@ -92,7 +92,7 @@ describe('configuration', () => {
   it('keeps the defaults of the operational settings', () => {
     const config = parseConfig({ NODE_ENV: 'test' }, () => 's');
     expect(config).toMatchObject({
-      graphql: { limits: { maxAliases: 30, maxTokens: 3000, maxDepth: 10, maxDirectives: 20, maxCost: 5000 } },
+      graphql: { limits: { maxAliases: 30, maxTokens: 10_000, maxDepth: 10, maxDirectives: 20, maxCost: 5000 } },
       rateLimit: { perMinute: 0, store: 'memory', redisUrl: undefined },
       db: { poolSize: 10, connectTimeoutMs: 3000, acquireTimeoutMs: 3000, statementTimeoutMs: 5000 },
       shutdownTimeoutMs: 10_000,
