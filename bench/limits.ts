@@ -148,6 +148,9 @@ async function main() {
     while (!stop) heavyTimes.push(await post(heavyTokens[turn++ % heavyTokens.length]!, heavy));
   };
   const loops = [heavyLoop(), heavyLoop(), heavyLoop()];
+  // A failing loop must fail main() (awaited below), not crash the process past the cleanups and
+  // leave the server running.
+  for (const loop of loops) loop.catch(() => (stop = true));
   for (let i = 0; i < 60; i++) {
     smallTimes.push(await post(tokens[i]!, small[i % 2]!));
     await new Promise((r) => setTimeout(r, 50));
