@@ -3,6 +3,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../src/db/embedded.ts';
 import { runServer, tempDataDir } from './support/process.ts';
+import { CreateTaskDocument } from './generated/graphql.ts';
+import { expectData } from './support/graphql.ts';
 import { signIn, signUp } from './support/users.ts';
 
 const dirs: string[] = [];
@@ -23,7 +25,8 @@ describe('npm start with nothing configured', () => {
   it('runs an embedded PostgreSQL, keeps data across a restart and leaves no postgres process behind', async () => {
     const dataDir = tempDataDir();
     dirs.push(dataDir);
-    const env = { DATA_DIR: dataDir, PORT: String(await freePort()) };
+    // No locale in the environment (a bare CI shell): the cluster must still be UTF-8.
+    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), LANG: '', LC_ALL: '' };
 
     const first = runServer(env);
     const url = await first.ready;
@@ -31,6 +34,10 @@ describe('npm start with nothing configured', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     const user = await signUp(url);
+    // 200 emoji are 200 characters (a SQL_ASCII cluster counted 800 bytes and refused them).
+    const title = '\u{1F984}'.repeat(200);
+    const { createTask } = await expectData(url + '/graphql', CreateTaskDocument, { input: { title } }, user.token);
+    expect(createTask.title).toBe(title);
     const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
     const postgresPid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     expect(alive(postgresPid)).toBe(true);

