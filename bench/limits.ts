@@ -15,16 +15,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { createAuth } from '../src/auth/auth.ts';
 import { parseConfig, projectRoot } from '../src/config.ts';
-import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { freePort } from '../src/db/embedded.ts';
+import { benchDatabase } from './database.ts';
 
 const USERS = 1000;
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
@@ -37,27 +35,7 @@ const percentile = (values: number[], p: number) => {
 };
 
 async function main() {
-  // A database of its own: on DATABASE_URL's server, else on an embedded PostgreSQL in a temp folder.
-  let adminUrl = process.env['DATABASE_URL'];
-  if (!adminUrl) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'taskgraph-bench-pg-'));
-    chmodSync(dir, 0o755); // PostgreSQL runs as user postgres when this runs as root
-    const embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), database: 'postgres', logger: pino({ level: 'silent' }) });
-    cleanups.push(async () => {
-      await embedded.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    adminUrl = embedded.adminUrl;
-  }
-  const dbName = `taskgraph_bench_limits_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  cleanups.push(async () => {
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
-  });
-  const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+  const dbUrl = (await benchDatabase(cleanups, 'taskgraph_bench_limits')).url;
 
   const port = await freePort();
   const serverUrl = `http://127.0.0.1:${port}`;

@@ -17,8 +17,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -26,7 +26,8 @@ import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { createAuth } from '../src/auth/auth.ts';
 import { parseConfig, projectRoot } from '../src/config.ts';
-import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.ts';
+import { freePort } from '../src/db/embedded.ts';
+import { benchDatabase } from './database.ts';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
 const WARMUP = 2;
@@ -200,30 +201,8 @@ async function load(url: string, op: Operation, pid: number, userCount: number, 
 async function main(): Promise<void> {
   const started = Date.now();
   // 1. Database.
-  let adminUrl = process.env['DATABASE_URL'];
-  let embedded: EmbeddedDatabase | undefined;
-  if (!adminUrl) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'taskgraph-bench-pg-'));
-    chmodSync(dir, 0o755);
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), database: 'postgres', logger: pino({ level: 'silent' }) });
-    cleanups.push(async () => {
-      await embedded!.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    adminUrl = embedded.adminUrl;
-  }
-  const dbName = `taskgraph_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(`drop database if exists ${dbName} with (force)`);
-    await c.end();
-  });
-  const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+  const database = await benchDatabase(cleanups);
+  const dbUrl = database.url;
 
   // 2. The server, as deployed.
   const port = await freePort();
@@ -452,7 +431,7 @@ async function main(): Promise<void> {
   console.log(`\n${DEEP_OFFSET}-deep page vs first page of the same 10k list: ${fmt(deepRow?.ratioToFirstPage ?? 0, 2)}x`);
   console.log(
     `${ROUNDS} rounds x ${DURATION} s per run, ${CONNECTIONS} connections, ${cpus().length} cores, Node ${process.version}, ` +
-      `PostgreSQL ${embedded ? 'embedded' : 'from DATABASE_URL'}; total ${Math.round((Date.now() - started) / 1000)} s`,
+      `PostgreSQL ${database.embedded ? 'embedded' : 'from DATABASE_URL'}; total ${Math.round((Date.now() - started) / 1000)} s`,
   );
 
   const resultsDir = path.join(projectRoot, 'bench', 'results');

@@ -21,15 +21,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { createAuth } from '../src/auth/auth.ts';
 import { parseConfig, projectRoot } from '../src/config.ts';
-import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.ts';
+import { freePort } from '../src/db/embedded.ts';
+import { benchDatabase } from './database.ts';
 
 const USERS = Number(process.env['BENCH_USERS'] ?? 1000);
 const PER_USER = Number(process.env['BENCH_SOCKETS_PER_USER'] ?? 5);
@@ -114,30 +114,8 @@ async function main(): Promise<void> {
   guard.unref();
 
   // 1. Database.
-  let adminUrl = process.env['DATABASE_URL'];
-  let embedded: EmbeddedDatabase | undefined;
-  if (!adminUrl) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'taskgraph-bench-pg-'));
-    chmodSync(dir, 0o755);
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), database: 'postgres', logger: pino({ level: 'silent' }) });
-    cleanups.push(async () => {
-      await embedded!.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    adminUrl = embedded.adminUrl;
-  }
-  const dbName = `taskgraph_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(`drop database if exists ${dbName} with (force)`);
-    await c.end();
-  });
-  const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+  const database = await benchDatabase(cleanups);
+  const dbUrl = database.url;
 
   // 2. The server, as deployed.
   const port = await freePort();
