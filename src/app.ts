@@ -6,6 +6,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { AUTH_BASE_PATH, authHandler, prepareAuth, type Auth } from './auth/auth.ts';
 import { createIdentity } from './auth/identity.ts';
 import { publicHostname, type Config } from './config.ts';
+import { withDeadline } from './deadline.ts';
 import { connectionTag, tagUrl, terminateBackends } from './db/cancel.ts';
 import { databaseProbe, poolProbe } from './db/connection.ts';
 import { createPool, migrate, openDatabase, sqlClient } from './db/database.ts';
@@ -78,15 +79,6 @@ class Stopped extends Error {
   override name = 'Stopped';
 }
 
-/** A rejection after `ms`, for bounding a wait that has no timeout of its own. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** What makes two failed attempts "the same failure" for logging: the error's code or message. */
 function cause(err: unknown): string {
   const e = (err ?? {}) as { code?: unknown; message?: unknown };
@@ -122,11 +114,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // The one pool of the application's data: MikroORM's, reached through its typed Kysely. Nothing
     // connects yet (MikroORM.init does not), so this works with the database down.
     const orm = await createOrm(dbUrl, [TaskSchema], config.db.poolSize, config.db, logger);
-    cleanups.push(() => within(orm.close(true), closeTimeoutMs, 'closing the ORM'));
+    cleanups.push(() => withDeadline(orm.close(true), closeTimeoutMs, 'closing the ORM'));
     const db = orm.em.fork().getKysely<TaskTables & UserTables>();
     // Better Auth's own small pool (see createPool); it connects lazily, so costs nothing unless embedded.
     const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger);
-    cleanups.push(() => within(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
+    cleanups.push(() => withDeadline(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
     const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, logger);
     // Live updates: the LISTEN connection (connected with the rest of start-up) and task events.
     const live = startLive(config, dbUrl, users, logger);
@@ -282,7 +274,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         requests.cutAll();
         closeTimeoutMs = 500;
       }
-      await within(hooks, Math.max(0, deadline - Date.now()) + CANCEL_TIMEOUT_MS, 'stop hooks').catch((err: unknown) =>
+      await withDeadline(hooks, Math.max(0, deadline - Date.now()) + CANCEL_TIMEOUT_MS, 'stop hooks').catch((err: unknown) =>
         logger.warn({ err }, 'stop hooks did not finish'),
       );
       await closeAll();

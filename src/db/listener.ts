@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { withDeadline } from '../deadline.ts';
 import type { Logger } from '../logger.ts';
 
 export interface ListenerOptions {
@@ -164,14 +165,4 @@ export class PgListener {
       }
     }
   }
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    // setImmediate: after a blocked event loop, the timer and the answer are both due at once and
-    // timers run first; the answer, read in the poll phase before it, then still wins.
-    timer = setTimeout(() => setImmediate(() => reject(new Error(`${what} took longer than ${ms} ms`))), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
