@@ -14,6 +14,7 @@ import { createOrm } from './db/orm.ts';
 import { ServiceUnavailable } from './errors.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
 import { domainRefusal, formatError, withoutSuggestions } from './graphql/errors.ts';
+import { compiledExecution } from './graphql/executor.ts';
 import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, serviceUnavailableStatus, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
@@ -163,7 +164,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const schema = buildSchema();
     const apollo = new ApolloServer<Context>({
-      schema,
+      // The schema, executed by graphql-jit (src/graphql/executor.ts).
+      gateway: compiledExecution(schema),
       formatError: config.nodeEnv === 'production' ? withoutSuggestions(formatError) : formatError,
       // Apollo's own messages (rare: warnings, a failing plugin) as JSON lines, not console text.
       logger: logger.child({ component: 'apollo' }),
