@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import {
   getNamedType,
+  graphql,
   getNullableType,
   isInputObjectType,
   isLeafType,
@@ -12,6 +13,7 @@ import {
 } from 'graphql';
 import pg from 'pg';
 import { authDirectiveTransformer, unguardedRootFields } from '../src/auth/auth.directive.ts';
+import { Unauthenticated } from '../src/errors.ts';
 import { buildSchema, loadTypeDefs } from '../src/graphql/schema.ts';
 import { MeDocument } from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
@@ -72,6 +74,18 @@ describe('deny by default', () => {
     expect(() => authDirectiveTransformer(makeExecutableSchema({ typeDefs }))).toThrow(
       'Root fields without @auth or @public (add one to each): Query.leaky, Mutation.oops',
     );
+  });
+
+  it('keeps every field of an @auth type from an anonymous caller, however the type is reached', async () => {
+    // A public field that returns a guarded type (a mistake this schema does not make): the type's
+    // @auth still stops its fields from resolving, and the signed-in caller still gets them.
+    const typeDefs = [...loadTypeDefs(), 'type Secret @auth { value: String }', 'extend type Query { leak: Secret @public }'];
+    const guarded = authDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers: { Query: { leak: () => ({ value: 'secret' }) } } }));
+    const run = (viewer: unknown) => graphql({ schema: guarded, source: '{ leak { value } }', contextValue: { viewer } });
+    const anonymous = await run(null);
+    expect(anonymous.data).toEqual({ leak: null });
+    expect(anonymous.errors?.map((e) => e.originalError)).toEqual([expect.any(Unauthenticated)]);
+    expect((await run({ id: user.id })).data).toEqual({ leak: { value: 'secret' } });
   });
 
   it.each(rootFields.filter(({ field }) => !publicFields.includes(field.name)).map((r) => [r.field.name, r] as const))(
