@@ -24,7 +24,7 @@ type Args = Parameters<LogFn>;
  * and error code (or message) is written as it is; repeats within REPEAT_WINDOW_MS are counted,
  * and when the window closes one line says "<message> (repeated N times in the last 10 s)". A
  * database outage under load then writes a bounded number of lines however many requests fail.
- * Request lines (pino-http's, which carry `res`) are never folded: one per request.
+ * Request lines (src/http/server.ts's, which carry `res`) are never folded: one per request.
  */
 export function repeatFilter(windowMs = REPEAT_WINDOW_MS) {
   const windows = new Map<string, { count: number; timer: NodeJS.Timeout }>();

@@ -60,8 +60,8 @@ export async function authenticate(header: string | undefined, verifier: TokenVe
 
 export function createContextFactory(deps: ContextDeps) {
   return async (req: IncomingMessage): Promise<Context> => {
-    // Set by pino-http (genReqId in app.ts), which also logs the request line under this id.
-    const requestId = typeof req.id === 'string' ? req.id : '';
+    // Set by the HTTP server (src/http/server.ts), which also logs the request line under this id.
+    const requestId = req.id ?? '';
     let viewer: Viewer | null;
     try {
       viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
@@ -87,9 +87,13 @@ export function createContextFactory(deps: ContextDeps) {
  * subscription of a WebSocket (which authenticated once, at connection_init).
  */
 export function contextFor(deps: ContextDeps, viewer: Viewer | null, requestId: string): Context {
+  let logger: Logger | undefined;
   return {
     requestId,
-    logger: deps.logger.child({ requestId }),
+    // Made when first used (most requests log nothing of their own).
+    get logger() {
+      return (logger ??= deps.logger.child({ requestId }));
+    },
     viewer,
     // Every write is a single statement, so a request needs no EntityManager (no unit of work,
     // no identity map): the repository runs its queries on the ORM's Kysely directly.

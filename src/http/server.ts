@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import cors from 'cors';
-import { pinoHttp } from 'pino-http';
 import type { Logger } from '../logger.ts';
 import { sendJson } from './respond.ts';
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** This request's id: in its log line, its errors' logs and the X-Request-Id header. */
+    id?: string;
+  }
+}
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
 
@@ -45,20 +51,21 @@ const EXPOSED_HEADERS = ['WWW-Authenticate', 'X-Request-Id', 'Retry-After'];
  */
 export function createHttpServer(routes: Routes): http.Server {
   const { logger } = routes;
-  const logRequest = pinoHttp({
-    logger,
-    genReqId: (_req, res) => {
-      const id = randomUUID();
-      res.setHeader('x-request-id', id);
-      return id;
-    },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    // One short line per request: what was asked, how it ended. Headers (tokens, cookies) stay out.
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  });
+  // One line per request when its response is done (or the client gave up on it), with the
+  // request's id, also sent as X-Request-Id. Written directly rather than through pino-http, which
+  // built two child loggers per request to write the same line.
+  const logRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const started = Date.now();
+    const id = randomUUID();
+    req.id = id;
+    res.setHeader('x-request-id', id);
+    res.once('close', () => {
+      const { statusCode } = res;
+      const line = { req: { id, method: req.method, url: req.url }, res: { statusCode }, responseTime: Date.now() - started };
+      if (statusCode >= 500) logger.error({ ...line, err: new Error(`failed with status code ${statusCode}`) }, 'request errored');
+      else logger.info(line, 'request completed');
+    });
+  };
   // Bearer tokens, not cookies, authenticate /graphql, so any origin may call it (Apollo Sandbox,
   // a frontend on another host) without credentials. /api/auth uses cookies: trusted origins only.
   const graphqlCors = cors({ exposedHeaders: EXPOSED_HEADERS });
@@ -86,7 +93,10 @@ export function createHttpServer(routes: Routes): http.Server {
       if (pathname === '/graphql') {
         // Every answer is for one caller (or depends on the token): never stored by a cache.
         res.setHeader('cache-control', 'no-store');
-        graphqlCors(req, res, () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail));
+        const handle = () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail);
+        // CORS headers are for browsers, which send Origin on every cross-origin request and preflight.
+        if (req.headers.origin === undefined) handle();
+        else graphqlCors(req, res, handle);
       } else if (routes.auth && pathname.startsWith(`${routes.authBasePath}/`)) {
         const handle = routes.auth;
         // Better Auth reads and parses the body itself.
