@@ -11,6 +11,7 @@ export default defineConfig(
       'node_modules/',
       '.data/',
       'coverage/',
+      'dist/',
       'src/graphql/generated/',
       'test/generated/',
       'bench/results/',

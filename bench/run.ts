@@ -2,20 +2,23 @@
  * `npm run bench`: the server against the floor (bench/floor-server.ts), side by side in one run.
  *
  * 1. A database of its own (DATABASE_URL's server, else an embedded PostgreSQL in a temp folder).
- * 2. The real server (`node src/index.ts`, NODE_ENV=production) on it; migrations run as at any start.
+ * 2. The real server as the Docker image runs it: built (`npm run build`), started with the Dockerfile's
+ *    CMD (its V8 flags, dist/index.js), NODE_ENV=production; migrations run as at any start.
  * 3. 1,000 users x 50 tasks, plus one user with 10,000 tasks, bulk-inserted.
  * 4. A token per user, signed by Better Auth's own key (auth.api.signJWT, the key the server serves).
- * 5. autocannon, 50 connections, warm-up then a fixed duration, floor and server interleaved, tokens
- *    rotated over all users, every response checked (status, row count, owner): a fast wrong answer
- *    is a failure.
+ * 5. autocannon, 50 connections, warm-up then a fixed duration, tokens rotated over all users, every
+ *    response checked (status, row count, owner): a fast wrong answer is a failure. Each round runs
+ *    every operation right after its floor; a ratio is the median over rounds of those pairs, so a
+ *    change in the machine's load between runs (other tenants: up to 2x here) moves both sides.
  * Prints a table and writes it as JSON to bench/results/.
  *
  * Floors: one SELECT of 20 rows, one INSERT ... RETURNING, one UPDATE ... RETURNING (bench/floor-server.ts).
- * Env: BENCH_DURATION (seconds per run, default 8), BENCH_ROUNDS (default 2), DATABASE_URL;
+ * Env: BENCH_DURATION (seconds per run, default 4), BENCH_ROUNDS (default 5), DATABASE_URL;
  * for profiling: BENCH_ONLY (a regular expression of operation names to run besides the floor),
- * BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile").
+ * BENCH_SERVER_NODE_ARGS, added after the Dockerfile's (e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile"),
+ * BENCH_FLOOR_NODE_ARGS for the floor.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -29,9 +32,9 @@ import { parseConfig, projectRoot } from '../src/config.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { benchDatabase } from './database.ts';
 
-const DURATION = Number(process.env['BENCH_DURATION'] ?? 8);
-const WARMUP = 2;
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 4);
+const WARMUP = 1;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const CONNECTIONS = 50;
 const USERS = 1000;
 const TASKS_PER_USER = 50;
@@ -70,6 +73,21 @@ async function startProcess(args: string[], env: Record<string, string>, readyUr
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${args.join(' ')} did not become ready`);
+}
+
+/**
+ * The server's command line as the Docker image runs it: the Dockerfile's CMD (`node <flags>
+ * dist/index.js`), after building dist/ as the image does.
+ */
+function productionServer(): string[] {
+  execFileSync(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: projectRoot,
+    stdio: 'inherit',
+  });
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8'))?.[1];
+  const [node, ...args] = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (node !== 'node' || args.length === 0) throw new Error('the Dockerfile has no CMD ["node", ...] to start the server with');
+  return args;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,9 +237,10 @@ async function main(): Promise<void> {
     // requests a second, all from one user in the 10k-list runs): it costs what it costs, never refuses.
     RATE_LIMIT_PER_MINUTE: '100000000',
   };
-  log('starting the server');
-  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const server = await startProcess([...nodeArgs, 'src/index.ts'], env, `${serverUrl}/readyz`);
+  const [entry, ...flags] = productionServer().reverse();
+  const command = [...flags.reverse(), ...(process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), entry!];
+  log(`starting the server: node ${command.join(' ')}`);
+  const server = await startProcess(command, env, `${serverUrl}/readyz`);
 
   // 3. Data.
   const db = new pg.Pool({ connectionString: dbUrl, max: 4 });
@@ -241,8 +260,9 @@ async function main(): Promise<void> {
 
   // 5. The floor.
   const floorPort = await freePort();
+  const floorArgs = (process.env['BENCH_FLOOR_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const floor = await startProcess(
-    ['bench/floor-server.ts'],
+    [...floorArgs, 'bench/floor-server.ts'],
     { PORT: String(floorPort), DATABASE_URL: dbUrl, JWKS_URL: `${serverUrl}/api/auth/jwks`, ISSUER: new URL(serverUrl).origin },
     `http://127.0.0.1:${floorPort}/`,
   );
@@ -361,31 +381,42 @@ async function main(): Promise<void> {
     },
   ];
 
-  // 6. Interleaved runs: every round runs the floor, then each operation.
+  // 6. Rounds of pairs: each operation right after its floor.
   const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
   const servers = ops.filter((op) => op.target === 'server' && (!only || only.test(op.name)));
   const floorOf = (op: Operation) => op.floor ?? 'floor: 20 tasks';
-  // Each floor runs when an operation compared with it does (the read floor always: RSS compares to it).
-  const selected = ops.filter((op) =>
-    op.target === 'server' ? servers.includes(op) : op.name === 'floor: 20 tasks' || servers.some((s) => floorOf(s) === op.name),
-  );
+  const byName = (name: string) => ops.find((op) => op.name === name)!;
+  const selected = ops.filter((op) => (op.target === 'server' ? servers.includes(op) : servers.some((s) => floorOf(s) === op.name)));
   const results: RunResult[] = [];
+  /** Per server operation and round: its throughput and p99 over those of the floor run just before. */
+  const pairs: Array<{ operation: string; round: number; rps: number; p99: number }> = [];
+  const run = async (op: Operation, round: number) => {
+    const target =
+      op.target === 'floor'
+        ? { url: `http://127.0.0.1:${floorPort}${op.path ?? '/'}`, pid: floor.pid! }
+        : { url: `${serverUrl}/graphql`, pid: server.pid! };
+    const users = op.name.startsWith('10k') ? 1 : tokens.length;
+    await load(target.url, op, target.pid, users, WARMUP);
+    const r = { ...(await load(target.url, op, target.pid, users, DURATION)), round };
+    results.push(r);
+    log(`round ${round}: ${op.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, ${r.failures} failures`);
+    return r;
+  };
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const op of selected) {
-      const target =
-        op.target === 'floor'
-          ? { url: `http://127.0.0.1:${floorPort}${op.path ?? '/'}`, pid: floor.pid! }
-          : { url: `${serverUrl}/graphql`, pid: server.pid! };
-      const users = op.name.startsWith('10k') ? 1 : tokens.length;
-      await load(target.url, op, target.pid, users, WARMUP);
-      const r = await load(target.url, op, target.pid, users, DURATION);
-      results.push({ ...r, round });
-      log(`round ${round}: ${op.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, ${r.failures} failures`);
+    for (const op of servers) {
+      const base = await run(byName(floorOf(op)), round);
+      const r = await run(op, round);
+      pairs.push({ operation: op.name, round, rps: r.rps / base.rps, p99: r.p99 / base.p99 });
     }
   }
 
   // 7. Report.
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
   const byOp = selected.map((op) => {
     const runs = results.filter((r) => r.operation === op.name);
     return {
@@ -400,17 +431,19 @@ async function main(): Promise<void> {
     };
   });
   const first = byOp.find((r) => r.operation === '10k list: first page');
+  const ratioOf = (operation: string) => median(pairs.filter((p) => p.operation === operation).map((p) => p.rps));
   const floorPeakRss = Math.max(...byOp.filter((r) => r.operation.startsWith('floor')).map((r) => r.peakRssMiB));
   const table = byOp.map((r) => {
     const op = selected.find((o) => o.name === r.operation)!;
-    const floorRow = byOp.find((f) => f.operation === (op.target === 'floor' ? op.name : floorOf(op)))!;
+    const own = pairs.filter((p) => p.operation === r.operation);
     return {
       ...r,
-      floor: floorRow.operation,
-      ratioToFloor: r.rps / floorRow.rps,
-      p99RatioToFloor: r.p99 / floorRow.p99,
+      floor: op.target === 'floor' ? op.name : floorOf(op),
+      ratioToFloor: op.target === 'floor' ? 1 : median(own.map((p) => p.rps)),
+      p99RatioToFloor: op.target === 'floor' ? 1 : median(own.map((p) => p.p99)),
       rssRatioToFloor: r.peakRssMiB / floorPeakRss,
-      ...(first && r.operation.includes('deep') ? { ratioToFirstPage: r.rps / first.rps } : {}),
+      // Both relative to their floor runs, so the machine's load in between cancels out.
+      ...(first && r.operation.includes('deep') ? { ratioToFirstPage: ratioOf(r.operation) / ratioOf(first.operation) } : {}),
     };
   });
 
@@ -423,8 +456,9 @@ async function main(): Promise<void> {
         `| ${r.operation} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.cpuMsPerRequest, 3)} | ${r.peakRssMiB} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.p99RatioToFloor, 2)} | ${fmt(r.rssRatioToFloor, 2)} | ${r.failures} |`,
     ),
     '',
-    'Each server operation is compared with its floor: reads with "floor: 20 tasks", createTask with the',
-    "INSERT floor, updateTask with the UPDATE floor; RSS with the floor process's peak.",
+    'Each server operation is compared with its floor, run just before it in every round: reads with',
+    '"floor: 20 tasks", createTask with the INSERT floor, updateTask with the UPDATE floor. The "x floor"',
+    "columns are the medians of those pairs over the rounds; RSS is compared with the floor process's peak.",
   ];
   const deepRow = table.find((r) => r.operation.includes('deep'));
   console.log(lines.join('\n'));
@@ -445,7 +479,9 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       duration: DURATION,
       connections: CONNECTIONS,
+      server: `node ${command.join(' ')}`,
       table,
+      pairs,
       runs: results,
     },
     null,

@@ -23,12 +23,13 @@ export interface ServerProcess {
 }
 
 /**
- * Runs the real entry point, `node src/index.ts`, as `npm start` does, with `env` on top of a
- * clean environment (no DATABASE_URL inherited from the test run unless given).
+ * Runs the real entry point, `node src/index.ts`, as `npm start` does (or `args`: another command
+ * line of node), with `env` on top of a clean environment (no DATABASE_URL inherited from the test
+ * run unless given).
  */
-export function runServer(env: Record<string, string>): ServerProcess {
+export function runServer(env: Record<string, string>, args = ['src/index.ts']): ServerProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['src/index.ts'], {
+  const child = spawn(process.execPath, args, {
     cwd: projectRoot,
     env: { ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
