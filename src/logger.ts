@@ -1,4 +1,4 @@
-import { pino, stdSerializers, type Logger, type LogFn } from 'pino';
+import { pino, stdSerializers, type DestinationStream, type Logger, type LoggerOptions, type LogFn } from 'pino';
 import type { Config } from './config.ts';
 
 export type { Logger };
@@ -66,16 +66,24 @@ export function repeatFilter(windowMs = REPEAT_WINDOW_MS) {
 
 /**
  * Structured JSON logs, one object per line (human-readable lines in development: pino-pretty
- * in a worker thread), with repeated warnings and errors folded (see `repeatFilter`).
+ * in a worker thread), with repeated warnings and errors folded (see `repeatFilter`). Written to
+ * stdout, or to `destination`.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'nodeEnv'>): Logger {
-  return pino({
+export function createLogger(config: Pick<Config, 'logLevel' | 'nodeEnv'>, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level: config.logLevel,
-    redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'res.headers["set-auth-jwt"]'],
-    serializers: { err: serializeError },
+    // Whatever is logged as `req` or `res` (a request line, or a raw IncomingMessage by mistake)
+    // keeps only these fields: never headers, so never a token, cookie or set-auth-jwt. A list of
+    // what may go out, cheaper per line than redacting what may not (pino's redact: 1.5% of CPU).
+    serializers: {
+      err: serializeError,
+      req: (req: { id?: unknown; method?: unknown; url?: unknown }) => ({ id: req.id, method: req.method, url: req.url }),
+      res: (res: { statusCode?: unknown }) => ({ statusCode: res.statusCode }),
+    },
     hooks: { logMethod: repeatFilter() },
-    ...(config.nodeEnv === 'development'
+    ...(config.nodeEnv === 'development' && !destination
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
