@@ -18,7 +18,7 @@
  * BENCH_SERVER_NODE_ARGS, added after the Dockerfile's (e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile"),
  * BENCH_FLOOR_NODE_ARGS for the floor.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -31,6 +31,7 @@ import { createAuth } from '../src/auth/auth.ts';
 import { parseConfig, projectRoot } from '../src/config.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { benchDatabase } from './database.ts';
+import { buildDist, dockerCommand } from './production.ts';
 
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 4);
 const WARMUP = 1;
@@ -75,20 +76,8 @@ async function startProcess(args: string[], env: Record<string, string>, readyUr
   throw new Error(`${args.join(' ')} did not become ready`);
 }
 
-/**
- * The server's command line as the Docker image runs it: the Dockerfile's CMD (`node <flags>
- * dist/index.js`), after building dist/ as the image does.
- */
-function productionServer(): string[] {
-  execFileSync(process.execPath, [path.join(projectRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: projectRoot,
-    stdio: 'inherit',
-  });
-  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8'))?.[1];
-  const [node, ...args] = cmd ? (JSON.parse(cmd) as string[]) : [];
-  if (node !== 'node' || args.length === 0) throw new Error('the Dockerfile has no CMD ["node", ...] to start the server with');
-  return args;
-}
+/** Extra node arguments from an environment variable (BENCH_SERVER_NODE_ARGS, BENCH_FLOOR_NODE_ARGS). */
+const nodeArgs = (name: string) => (process.env[name] ?? '').split(' ').filter(Boolean);
 
 // ---------------------------------------------------------------------------------------------
 // Data.
@@ -237,8 +226,12 @@ async function main(): Promise<void> {
     // requests a second, all from one user in the 10k-list runs): it costs what it costs, never refuses.
     RATE_LIMIT_PER_MINUTE: '100000000',
   };
-  const [entry, ...flags] = productionServer().reverse();
-  const command = [...flags.reverse(), ...(process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), entry!];
+  // Built and started as the Docker image does (bench/production.ts).
+  const build = await buildDist();
+  if (build.code !== 0) throw new Error(`npm run build failed:\n${build.output}`);
+  const [node, ...args] = dockerCommand();
+  if (node !== 'node' || args.length === 0) throw new Error('the Dockerfile has no CMD ["node", ...] to start the server with');
+  const command = [...args.slice(0, -1), ...nodeArgs('BENCH_SERVER_NODE_ARGS'), ...args.slice(-1)];
   log(`starting the server: node ${command.join(' ')}`);
   const server = await startProcess(command, env, `${serverUrl}/readyz`);
 
@@ -260,9 +253,8 @@ async function main(): Promise<void> {
 
   // 5. The floor.
   const floorPort = await freePort();
-  const floorArgs = (process.env['BENCH_FLOOR_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const floor = await startProcess(
-    [...floorArgs, 'bench/floor-server.ts'],
+    [...nodeArgs('BENCH_FLOOR_NODE_ARGS'), 'bench/floor-server.ts'],
     { PORT: String(floorPort), DATABASE_URL: dbUrl, JWKS_URL: `${serverUrl}/api/auth/jwks`, ISSUER: new URL(serverUrl).origin },
     `http://127.0.0.1:${floorPort}/`,
   );

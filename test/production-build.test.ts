@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { projectRoot } from '../src/config.ts';
+import { buildDist, dockerCommand } from '../bench/production.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { CreateTaskDocument, TasksDocument } from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
@@ -21,20 +18,9 @@ let database: TestDatabase;
 let proc: ServerProcess | undefined;
 let url: string;
 
-/** The Dockerfile's CMD, which must be a node command line (the bench starts the server with it too). */
-function dockerCommand(): string[] {
-  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8'))?.[1];
-  return cmd ? (JSON.parse(cmd) as string[]) : [];
-}
-
 beforeAll(async () => {
   database = await createTestDatabase();
-  const build = await new Promise<{ code: number; output: string }>((resolve) => {
-    execFile('npm', ['run', '--silent', 'build'], { cwd: projectRoot, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? -1 : 0, output: `${stdout}${stderr}` }),
-    );
-  });
-  expect(build).toEqual({ code: 0, output: '' });
+  expect(await buildDist()).toEqual({ code: 0, output: '' });
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   const [node, ...args] = dockerCommand();

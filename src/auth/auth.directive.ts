@@ -1,5 +1,12 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
-import { defaultFieldResolver, getNamedType, type GraphQLFieldConfig, type GraphQLNamedType, type GraphQLSchema } from 'graphql';
+import {
+  defaultFieldResolver,
+  getNamedType,
+  type GraphQLFieldConfig,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+} from 'graphql';
 import { Unauthenticated } from '../errors.ts';
 
 /** What the directive needs of a request context: who is calling, if anyone. */
@@ -12,11 +19,15 @@ function hasDirective(schema: GraphQLSchema, node: Parameters<typeof getDirectiv
   return (getDirective(schema, node, name)?.length ?? 0) > 0;
 }
 
+/** Query, Mutation and Subscription, those the schema has. */
+function rootTypes(schema: GraphQLSchema): GraphQLObjectType[] {
+  return [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter((t) => t != null);
+}
+
 /** Root fields that carry neither `@auth` nor `@public`, as `Type.field`. */
 export function unguardedRootFields(schema: GraphQLSchema): string[] {
   const unguarded: string[] = [];
-  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
-    if (!type) continue;
+  for (const type of rootTypes(schema)) {
     for (const field of Object.values(type.getFields())) {
       const guarded = hasDirective(schema, field, 'auth') || hasDirective(schema, field, 'public');
       if (!guarded) unguarded.push(`${type.name}.${field.name}`);
@@ -39,16 +50,14 @@ export function authDirectiveTransformer(schema: GraphQLSchema): GraphQLSchema {
   if (unguarded.length > 0) {
     throw new Error(`Root fields without @auth or @public (add one to each): ${unguarded.join(', ')}`);
   }
-  const rootTypes = new Set<GraphQLNamedType>(
-    [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter((t) => t != null),
-  );
+  const roots = new Set<GraphQLNamedType>(rootTypes(schema));
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (fieldConfig: GraphQLFieldConfig<unknown, ViewerContext>, _fieldName, typeName) => {
       const parent = schema.getType(typeName);
       const required =
         hasDirective(schema, fieldConfig, 'auth') ||
         hasDirective(schema, getNamedType(fieldConfig.type), 'auth') ||
-        (parent != null && rootTypes.has(parent) && hasDirective(schema, parent, 'auth'));
+        (parent != null && roots.has(parent) && hasDirective(schema, parent, 'auth'));
       if (!required) return fieldConfig;
       const resolve = fieldConfig.resolve ?? defaultFieldResolver;
       const { subscribe } = fieldConfig;
