@@ -27,6 +27,7 @@ import { buildSchema } from './graphql/schema.ts';
 import { startLive } from './live.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { TaskSchema, type TaskTables } from './tasks/task.entity.ts';
+import { TaskRepository } from './tasks/task.repository.ts';
 import type { UserTables } from './users/user.directory.ts';
 
 export interface App {
@@ -198,7 +199,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => rateLimiter.close());
     await apollo.start();
     cleanups.push(() => apollo.stop());
-    const contextDeps = { db, verifier, users, logger, changes: live.changes };
+    // Pages batch past half the pool's connections; the other half stays free for everything else.
+    const tasks = new TaskRepository(db, { concurrentPages: Math.max(1, Math.floor(config.db.poolSize / 2)) });
+    const contextDeps = { tasks, verifier, users, logger, changes: live.changes };
     // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up
     // (start-up, an outage) new sockets are closed with 1013 "try again later". live.stop() (a
     // cleanup, after the HTTP drain) closes them with 1001.

@@ -310,3 +310,46 @@ describe('cursors the list refuses with BAD_USER_INPUT', () => {
     expect(result.data?.tasks).toBeFalsy();
   });
 });
+
+describe('pages asked for all at once', () => {
+  // Under load the server reads the pages of one shape that many requests ask for in one query
+  // (TaskRepository.page): each request must still get exactly its own page, as if it were alone.
+  it("are the pages asked for one at a time, in every order, filter and cursor, beside another user's", async () => {
+    const other = await signUp(server.url);
+    await createTasks(
+      other.token,
+      Array.from({ length: 30 }, (_, i) => seedInput(i)),
+    );
+    const filters: Array<TaskFilter | undefined> = [
+      undefined,
+      { priority: 'HIGH' },
+      { completed: false, dueBefore: DUE_DATES[4] },
+      { completed: true, dueAfter: DUE_DATES[2] },
+    ];
+    // Every page of every walk, asked for one at a time: what each request must get.
+    const requests: Array<{ token: string; variables: Record<string, unknown>; expected: Page }> = [];
+    for (const user of [owner, other]) {
+      for (const orderBy of ORDERS) {
+        for (const filter of filters) {
+          let after: string | null = null;
+          for (const page of await walk(user.token, orderBy, filter)) {
+            requests.push({ token: user.token, variables: { first: PAGE_SIZE, after, filter, orderBy }, expected: page });
+            after = page.pageInfo.endCursor;
+          }
+        }
+      }
+    }
+    expect(requests.length).toBeGreaterThan(200);
+
+    // The same requests, all at once, the two users' interleaved.
+    const order = requests.map((_, i) => i).sort((a, b) => (a % 7) - (b % 7) || a - b);
+    const results = await Promise.all(order.map((i) => expectData(server.graphqlUrl, TasksDocument, requests[i]!.variables, requests[i]!.token)));
+    const mismatches = results.flatMap((result, k) => {
+      const { variables, expected } = requests[order[k]!]!;
+      return JSON.stringify(result.tasks) === JSON.stringify(expected)
+        ? []
+        : [{ variables, got: ids(rowsOf([result.tasks])), expected: ids(rowsOf([expected])) }];
+    });
+    expect(mismatches).toEqual([]);
+  });
+});

@@ -1,13 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import type { Kysely } from 'kysely';
 import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
 import { databaseError } from '../db/errors.ts';
 import { DomainError, RateLimited } from '../errors.ts';
 import type { Viewer } from '../users/user.model.ts';
 import type { Logger } from '../logger.ts';
-import type { TaskTables } from '../tasks/task.entity.ts';
-import { TaskRepository } from '../tasks/task.repository.ts';
+import type { TaskRepository } from '../tasks/task.repository.ts';
 import { TaskService, type TaskChangeSource } from '../tasks/task.service.ts';
 import type { UserDirectory } from '../users/user.directory.ts';
 import { invalidToken, requestError } from './errors.ts';
@@ -22,8 +20,8 @@ export interface Context {
 }
 
 export interface ContextDeps {
-  /** The ORM's Kysely (`em.getKysely()`): the one pool, typed from the entities. */
-  db: Kysely<TaskTables>;
+  /** Every query of tasks (one per application: it batches page reads across requests). */
+  tasks: TaskRepository;
   verifier: TokenVerifier;
   users: UserDirectory;
   logger: Logger;
@@ -97,6 +95,6 @@ export function contextFor(deps: ContextDeps, viewer: Viewer | null, requestId: 
     viewer,
     // Every write is a single statement, so a request needs no EntityManager (no unit of work,
     // no identity map): the repository runs its queries on the ORM's Kysely directly.
-    tasks: new TaskService(new TaskRepository(deps.db), viewer, deps.changes),
+    tasks: new TaskService(deps.tasks, viewer, deps.changes),
   };
 }

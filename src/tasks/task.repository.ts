@@ -1,5 +1,15 @@
-import { sql, type Compilable, type CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import {
+  sql,
+  type Compilable,
+  type CompiledQuery,
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type SelectQueryBuilder,
+  type SqlBool,
+} from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
+import { Batcher } from '../db/batcher.ts';
 import { prepareStatement } from '../db/connection.ts';
 import { databaseError } from '../db/errors.ts';
 import type { CursorPosition } from './task.cursor.ts';
@@ -39,6 +49,29 @@ const SLOT = '\u0000slot:';
 // Typed `never` so that it fits wherever Kysely expects a value of the column's type.
 const slot = (name: string): never => `${SLOT}${name}` as never;
 
+/**
+ * Where a request's value goes in a query: a parameter (`slot`), or, in a batch of pages, the
+ * column of that name of the batch's row (`batchColumn`, see TaskRepository.page).
+ */
+type Value = (name: string) => never;
+const batchColumn: Value = (name) => sql.ref(`b.${name}`) as never;
+
+/** PostgreSQL types of the values a page query takes, for the arrays of a batch. */
+const PAGE_VALUE_TYPES: Record<string, string> = {
+  owner: 'text',
+  completed: 'bool',
+  priority: 'int2',
+  search: 'text',
+  dueBefore: 'timestamptz',
+  dueAfter: 'timestamptz',
+  afterCreatedAt: 'timestamptz',
+  afterDueAt: 'timestamptz',
+  afterPriority: 'int2',
+  afterId: 'uuid',
+  limit: 'int4',
+};
+const RECORD_FIELDS = ['id', 'ownerId', 'title', 'description', 'completed', 'priority', 'dueAt', 'createdAt', 'updatedAt', 'version'] as const;
+
 interface Template {
   compiled: CompiledQuery;
   /** For each parameter: the name of its slot, or undefined for a constant of the query. */
@@ -72,13 +105,13 @@ async function run<R>(db: Db, key: string, build: () => Compilable<R>, values: R
 }
 
 /** Conditions shared by a page and its count. The owner always comes first: no query without it. */
-function scoped(eb: Eb, filter: TaskFilterValues): Array<Expression<SqlBool>> {
-  const where: Array<Expression<SqlBool>> = [eb('owner_id', '=', slot('owner'))];
-  if (filter.completed !== undefined) where.push(eb('completed', '=', slot('completed')));
-  if (filter.priority !== undefined) where.push(eb('priority', '=', slot('priority')));
-  if (filter.search) where.push(eb.or([eb('title', 'ilike', slot('search')), eb('description', 'ilike', slot('search'))]));
-  if (filter.dueBefore !== undefined) where.push(eb('due_at', '<', slot('dueBefore')));
-  if (filter.dueAfter !== undefined) where.push(eb('due_at', '>', slot('dueAfter')));
+function scoped(eb: Eb, filter: TaskFilterValues, v: Value = slot): Array<Expression<SqlBool>> {
+  const where: Array<Expression<SqlBool>> = [eb('owner_id', '=', v('owner'))];
+  if (filter.completed !== undefined) where.push(eb('completed', '=', v('completed')));
+  if (filter.priority !== undefined) where.push(eb('priority', '=', v('priority')));
+  if (filter.search) where.push(eb.or([eb('title', 'ilike', v('search')), eb('description', 'ilike', v('search'))]));
+  if (filter.dueBefore !== undefined) where.push(eb('due_at', '<', v('dueBefore')));
+  if (filter.dueAfter !== undefined) where.push(eb('due_at', '>', v('dueAfter')));
   return where;
 }
 
@@ -95,21 +128,35 @@ function filterSlots(ownerId: string, filter: TaskFilterValues): { shape: string
   return { shape, values };
 }
 
-const tuple = (...names: string[]) => sql`(${sql.join(names.map((n) => slot(n)))})`;
+const tuple = (v: Value, ...names: string[]) => sql`(${sql.join(names.map((n) => v(n)))})`;
 
 /** Keyset condition: rows strictly after the cursor's position in its order (ties broken by id). */
-function after(eb: Eb, position: CursorPosition): Expression<SqlBool> {
+function after(eb: Eb, position: CursorPosition, v: Value = slot): Expression<SqlBool> {
   switch (position.order) {
     case 'CREATED_AT_DESC':
-      return sql<SqlBool>`(created_at, id) < ${tuple('createdAt', 'id')}`;
+      return sql<SqlBool>`(created_at, id) < ${tuple(v, 'afterCreatedAt', 'afterId')}`;
     case 'CREATED_AT_ASC':
-      return sql<SqlBool>`(created_at, id) > ${tuple('createdAt', 'id')}`;
+      return sql<SqlBool>`(created_at, id) > ${tuple(v, 'afterCreatedAt', 'afterId')}`;
     case 'DUE_AT_ASC':
       return position.dueAt === null
-        ? eb.and([eb('due_at', 'is', null), eb('id', '>', slot('id'))])
-        : sql<SqlBool>`((due_at, id) > ${tuple('dueAt', 'id')} or due_at is null)`;
+        ? eb.and([eb('due_at', 'is', null), eb('id', '>', v('afterId'))])
+        : sql<SqlBool>`((due_at, id) > ${tuple(v, 'afterDueAt', 'afterId')} or due_at is null)`;
     case 'PRIORITY_DESC':
-      return sql<SqlBool>`(priority, created_at, id) < ${tuple('priority', 'createdAt', 'id')}`;
+      return sql<SqlBool>`(priority, created_at, id) < ${tuple(v, 'afterPriority', 'afterCreatedAt', 'afterId')}`;
+  }
+}
+
+/** The values of a cursor's slots (named apart from the filter's: both may have a priority). */
+function positionSlots(position: CursorPosition | undefined): Record<string, unknown> {
+  if (!position) return {};
+  switch (position.order) {
+    case 'CREATED_AT_DESC':
+    case 'CREATED_AT_ASC':
+      return { afterCreatedAt: position.createdAt, afterId: position.id };
+    case 'DUE_AT_ASC':
+      return position.dueAt === null ? { afterId: position.id } : { afterDueAt: position.dueAt, afterId: position.id };
+    case 'PRIORITY_DESC':
+      return { afterPriority: position.priority, afterCreatedAt: position.createdAt, afterId: position.id };
   }
 }
 
@@ -119,6 +166,16 @@ const ORDER_BY: Record<TaskOrder, ReturnType<typeof sql.raw>> = {
   DUE_AT_ASC: sql.raw('due_at asc nulls last, id asc'),
   PRIORITY_DESC: sql.raw('priority desc, created_at desc, id desc'),
 };
+
+/** One page request: its values, and its query with those values in slots or in batch columns. */
+interface PageRequest {
+  values: Record<string, unknown>;
+  order: TaskOrder;
+  build: (v: Value) => SelectQueryBuilder<TaskTables, 'task', TaskRecord>;
+}
+
+/** At most this many pages in one query: a bound on its parameters and on its rows (x limit). */
+const MAX_PAGE_BATCH = 64;
 
 /** Database outages become ServiceUnavailable; everything else (bugs) goes on as it is. */
 async function guarded<R>(work: Promise<R>): Promise<R> {
@@ -147,9 +204,21 @@ export type TaskPresence = { kind: 'none' } | { kind: 'foreign' } | { kind: 'own
  */
 export class TaskRepository {
   readonly #db: Db;
+  readonly #pages: Batcher<PageRequest, TaskRecord[]>;
 
-  constructor(db: Db) {
+  /**
+   * One per application: the batcher of pages is shared by all requests. `concurrentPages`: how
+   * many page queries may be in flight at once before requests wait to be batched (half the pool
+   * leaves the rest for writes and the other reads).
+   */
+  constructor(db: Db, options: { concurrentPages: number }) {
     this.#db = db;
+    this.#pages = new Batcher({
+      concurrency: options.concurrentPages,
+      maxBatch: MAX_PAGE_BATCH,
+      runOne: (key, request) => this.#page(key, request),
+      runMany: (key, requests) => this.#pageBatch(key, requests),
+    });
   }
 
   async findOwned(ownerId: string, id: string): Promise<TaskRecord | undefined> {
@@ -185,18 +254,67 @@ export class TaskRepository {
     return row.own && row.version !== null ? { kind: 'own', version: row.version } : { kind: 'foreign' };
   }
 
-  /** Up to `limit` of the owner's tasks matching `filter`, in `order`, after `position`. */
+  /**
+   * Up to `limit` of the owner's tasks matching `filter`, in `order`, after `position`. Pages
+   * without a text search go through the batcher: under load, pages of one shape asked for by
+   * different requests are read in one query (see pageBatch).
+   */
   async page(ownerId: string, filter: TaskFilterValues, order: TaskOrder, limit: number, position?: CursorPosition): Promise<TaskRecord[]> {
     const { shape, values } = filterSlots(ownerId, filter);
     const cursor = !position ? 'none' : position.order === 'DUE_AT_ASC' && position.dueAt === null ? 'null' : 'value';
-    const build = () =>
-      this.#db
-        .selectFrom('task')
-        .select(columns)
-        .where((eb) => eb.and(position ? [...scoped(eb, filter), after(eb, position)] : scoped(eb, filter)))
-        .orderBy(ORDER_BY[order])
-        .limit(slot('limit'));
-    return guarded(run(this.#db, `page:${order}:${shape}:${cursor}`, build, { ...values, ...position, limit }));
+    const request: PageRequest = {
+      values: { ...values, ...positionSlots(position), limit },
+      order,
+      build: (v) =>
+        this.#db
+          .selectFrom('task')
+          .select(columns)
+          .where((eb) => eb.and(position ? [...scoped(eb, filter, v), after(eb, position, v)] : scoped(eb, filter, v)))
+          .orderBy(ORDER_BY[order])
+          .limit(v('limit')),
+    };
+    const key = `page:${order}:${shape}:${cursor}`;
+    // A search's cost depends on the owner's data: it is not made to wait for others' searches.
+    return guarded(filter.search ? this.#page(key, request) : this.#pages.run(key, request));
+  }
+
+  #page(key: string, request: PageRequest): Promise<TaskRecord[]> {
+    return run(this.#db, key, () => request.build(slot), request.values);
+  }
+
+  /**
+   * Pages of one shape for several requests, in one query: the requests' values are arrays
+   * unnested into one row per request (b), and each row's page is the same query as on its own,
+   * with b's columns where its parameters were (a LATERAL subquery: one index range scan per
+   * request, as before). Rows come back numbered by request and by place in the page.
+   */
+  async #pageBatch(key: string, requests: PageRequest[]): Promise<TaskRecord[][]> {
+    const [first] = requests as [PageRequest, ...PageRequest[]];
+    const names = Object.keys(first.values);
+    const build = () => {
+      const inner = first.build(batchColumn).select(sql<string>`row_number() over (order by ${ORDER_BY[first.order]})`.as('rowOrd'));
+      const arrays = names.map((n) => {
+        const type = PAGE_VALUE_TYPES[n];
+        if (!type) throw new Error(`page value ${n} has no type for a batch`);
+        return sql`${slot(n)}::${sql.raw(type)}[]`;
+      });
+      const query = sql<TaskRecord & { batchOrd: string }>`select b.ord as "batchOrd", ${sql.join(RECORD_FIELDS.map((f) => sql.ref(`t.${f}`)))}
+        from unnest(${sql.join(arrays)}) with ordinality as b(${sql.join(names.map((n) => sql.id(n)))}, ord)
+        cross join lateral (${inner}) as t
+        order by b.ord, t."rowOrd"`;
+      return { compile: () => query.compile(this.#db) };
+    };
+    const values = Object.fromEntries(names.map((n) => [n, requests.map((r) => r.values[n])]));
+    const rows = await run(this.#db, `batch:${key}`, build, values);
+    const pages = requests.map((): TaskRecord[] => []);
+    for (const row of rows) {
+      const index = Number(row.batchOrd) - 1;
+      // Each page is its owner's by construction; a row of anyone else's would be a bug here.
+      const page = pages[index];
+      if (!page || row.ownerId !== requests[index]?.values['owner']) throw new Error('a batched page holds a row of another owner');
+      page.push(row);
+    }
+    return pages;
   }
 
   async count(ownerId: string, filter: TaskFilterValues): Promise<number> {

@@ -1,0 +1,94 @@
+/**
+ * Opportunistic batching of one kind of read: at most `concurrency` queries of that kind are in
+ * flight; a request that finds them all busy waits, and when one comes back, every waiting request
+ * of the same shape (up to `maxBatch`) goes to the database together, as one query. An idle server
+ * therefore sends each request on its own at once (no timer, no added latency); a busy one makes
+ * fewer round trips, which is where a loaded server spends its time (a socket write and a statement
+ * per query, on both sides). Waiting here replaces waiting for a pooled connection: the pool's
+ * bounds still apply to every query sent.
+ *
+ * Shapes take turns: after a batch, the shape that has waited longest goes next.
+ */
+export class Batcher<T, R> {
+  readonly #concurrency: number;
+  readonly #maxBatch: number;
+  readonly #runOne: (shape: string, item: T) => Promise<R>;
+  readonly #runMany: (shape: string, items: T[]) => Promise<R[]>;
+  /** Waiting requests by shape, shapes in the order they started waiting. */
+  readonly #waiting = new Map<string, Array<Waiting<T, R>>>();
+  #inFlight = 0;
+
+  constructor(options: {
+    concurrency: number;
+    maxBatch: number;
+    /** One request, as it would run unbatched. */
+    runOne: (shape: string, item: T) => Promise<R>;
+    /** Several requests of one shape in one query: one result per item, in the items' order. */
+    runMany: (shape: string, items: T[]) => Promise<R[]>;
+  }) {
+    this.#concurrency = Math.max(1, options.concurrency);
+    this.#maxBatch = Math.max(1, options.maxBatch);
+    this.#runOne = options.runOne;
+    this.#runMany = options.runMany;
+  }
+
+  run(shape: string, item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const waiting = { item, resolve, reject };
+      if (this.#inFlight < this.#concurrency) {
+        this.#send(shape, [waiting]);
+        return;
+      }
+      const queue = this.#waiting.get(shape);
+      if (queue) queue.push(waiting);
+      else this.#waiting.set(shape, [waiting]);
+    });
+  }
+
+  #send(shape: string, batch: [Waiting<T, R>, ...Array<Waiting<T, R>>]): void {
+    this.#inFlight += 1;
+    const work =
+      batch.length === 1
+        ? this.#runOne(shape, batch[0].item).then((result) => [result])
+        : this.#runMany(
+            shape,
+            batch.map((w) => w.item),
+          );
+    work
+      .then(
+        (results) => {
+          batch.forEach((w, i) => {
+            w.resolve(results[i] as R);
+          });
+        },
+        // One query for all of them: its failure (an outage, a timeout) is each one's.
+        (err: unknown) => {
+          batch.forEach((w) => {
+            w.reject(err);
+          });
+        },
+      )
+      .finally(() => {
+        this.#inFlight -= 1;
+        this.#next();
+      });
+  }
+
+  #next(): void {
+    const oldest = this.#waiting.entries().next();
+    if (oldest.done) return;
+    const [shape, queue] = oldest.value;
+    // A shape is in the map only while some of it waits: the batch is never empty.
+    const batch = queue.splice(0, this.#maxBatch) as [Waiting<T, R>, ...Array<Waiting<T, R>>];
+    // Done with this shape for now; whatever is left of it goes behind the other shapes.
+    this.#waiting.delete(shape);
+    if (queue.length > 0) this.#waiting.set(shape, queue);
+    this.#send(shape, batch);
+  }
+}
+
+interface Waiting<T, R> {
+  item: T;
+  resolve: (result: R) => void;
+  reject: (err: unknown) => void;
+}

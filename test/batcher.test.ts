@@ -1,0 +1,121 @@
+import { describe, expect, it } from '@jest/globals';
+import { Batcher } from '../src/db/batcher.ts';
+
+/**
+ * The scheduling of batched reads (src/db/batcher.ts), on its own: what goes to the database
+ * when, with queries that finish when the test says. That pages come back right when batched is
+ * tested against PostgreSQL in pagination.test.ts ("pages asked for all at once").
+ */
+
+interface Call {
+  shape: string;
+  items: number[];
+  finish: () => void;
+  fail: (err: Error) => void;
+}
+
+function harness(concurrency: number, maxBatch = 100) {
+  const calls: Call[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const query = (shape: string, items: number[]) =>
+    new Promise<number[]>((resolve, reject) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const done = () => (inFlight -= 1);
+      calls.push({
+        shape,
+        items,
+        finish: () => {
+          done();
+          resolve(items.map((i) => i * 10));
+        },
+        fail: (err) => {
+          done();
+          reject(err);
+        },
+      });
+    });
+  const batcher = new Batcher<number, number>({
+    concurrency,
+    maxBatch,
+    runOne: async (shape, item) => (await query(shape, [item]))[0]!,
+    runMany: (shape, items) => query(shape, items),
+  });
+  return { batcher, calls, maxInFlight: () => maxInFlight };
+}
+
+/** Lets the promise callbacks that are due run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Batcher', () => {
+  it('sends each request at once and on its own while fewer than `concurrency` are in flight', async () => {
+    const { batcher, calls } = harness(3);
+    const results = [batcher.run('a', 1), batcher.run('a', 2), batcher.run('b', 3)];
+    expect(calls.map((c) => c.items)).toEqual([[1], [2], [3]]);
+    calls.forEach((c) => c.finish());
+    expect(await Promise.all(results)).toEqual([10, 20, 30]);
+  });
+
+  it('makes requests that find every slot busy wait, then sends those of one shape together', async () => {
+    const { batcher, calls, maxInFlight } = harness(2);
+    const results = [1, 2, 3, 4, 5, 6].map((i) => batcher.run('a', i));
+    // Two in flight; four wait.
+    expect(calls.map((c) => c.items)).toEqual([[1], [2]]);
+    calls[0]!.finish();
+    await settle();
+    // One came back: all four waiting go in one query, in the order they came.
+    expect(calls.map((c) => c.items)).toEqual([[1], [2], [3, 4, 5, 6]]);
+    calls[1]!.finish();
+    calls[2]!.finish();
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(maxInFlight()).toBe(2);
+  });
+
+  it('puts at most `maxBatch` requests in one query', async () => {
+    const { batcher, calls } = harness(1, 3);
+    const results = [1, 2, 3, 4, 5, 6, 7].map((i) => batcher.run('a', i));
+    calls[0]!.finish();
+    await settle();
+    expect(calls.at(-1)!.items).toEqual([2, 3, 4]);
+    calls.at(-1)!.finish();
+    await settle();
+    expect(calls.at(-1)!.items).toEqual([5, 6, 7]);
+    calls.at(-1)!.finish();
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60, 70]);
+  });
+
+  it('never puts two shapes in one query, and lets waiting shapes take turns', async () => {
+    const { batcher, calls } = harness(1, 2);
+    const results = [batcher.run('a', 1), batcher.run('a', 2), batcher.run('b', 3), batcher.run('a', 4), batcher.run('a', 5), batcher.run('b', 6)];
+    for (let n = 1; n <= 4; n += 1) {
+      calls.at(-1)!.finish();
+      await settle();
+    }
+    // 'a' waited first, then 'b'; the rest of 'a' (over maxBatch) goes after 'b'.
+    expect(calls.map((c) => [c.shape, c.items])).toEqual([
+      ['a', [1]],
+      ['a', [2, 4]],
+      ['b', [3, 6]],
+      ['a', [5]],
+    ]);
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60]);
+  });
+
+  it('fails every request of a failed query with its error, and goes on with the next', async () => {
+    const { batcher, calls } = harness(1);
+    const first = batcher.run('a', 1);
+    const batched = [batcher.run('a', 2), batcher.run('a', 3)];
+    const later = batcher.run('b', 4);
+    calls[0]!.finish();
+    await settle();
+    const outage = new Error('connection terminated');
+    calls[1]!.fail(outage);
+    await expect(first).resolves.toBe(10);
+    for (const result of batched) await expect(result).rejects.toBe(outage);
+    await settle();
+    expect(calls[2]!.items).toEqual([4]);
+    calls[2]!.finish();
+    await expect(later).resolves.toBe(40);
+  });
+});
