@@ -199,8 +199,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => rateLimiter.close());
     await apollo.start();
     cleanups.push(() => apollo.stop());
-    // Pages batch past half the pool's connections; the other half stays free for everything else.
-    const tasks = new TaskRepository(db, { concurrentPages: Math.max(1, Math.floor(config.db.poolSize / 2)) });
+    // A page waits for its turn no longer than any query waits for a pooled connection.
+    const tasks = new TaskRepository(db, { concurrentPages: config.db.pageConcurrency, maxWaitMs: config.db.acquireTimeoutMs });
     const contextDeps = { tasks, verifier, users, logger, changes: live.changes };
     // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up
     // (start-up, an outage) new sockets are closed with 1013 "try again later". live.stop() (a

@@ -67,6 +67,8 @@ export interface Config {
   db: {
     /** Connections in the one pool of the application. */
     poolSize: number;
+    /** Page reads in flight at once; past that, pages of one shape wait and are read together. */
+    pageConcurrency: number;
     /** Bound on opening a connection. */
     connectTimeoutMs: number;
     /** Bound on waiting for a free connection of the pool. */
@@ -174,6 +176,7 @@ const envSchema = z.object({
   RATE_LIMIT_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  DB_PAGE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
   DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
@@ -368,6 +371,8 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     },
     db: {
       poolSize: e.DB_POOL_SIZE,
+      // Never more than the pool: the rest would only wait for a connection, unbatched.
+      pageConcurrency: Math.min(e.DB_PAGE_CONCURRENCY, e.DB_POOL_SIZE),
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,

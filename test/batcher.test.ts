@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Batcher } from '../src/db/batcher.ts';
+import { isDatabaseUnavailable } from '../src/db/errors.ts';
 
 /**
  * The scheduling of batched reads (src/db/batcher.ts), on its own: what goes to the database
@@ -14,7 +15,7 @@ interface Call {
   fail: (err: Error) => void;
 }
 
-function harness(concurrency: number, maxBatch = 100) {
+function harness(concurrency: number, maxBatch = 100, maxWaitMs = 60_000) {
   const calls: Call[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -39,6 +40,7 @@ function harness(concurrency: number, maxBatch = 100) {
   const batcher = new Batcher<number, number>({
     concurrency,
     maxBatch,
+    maxWaitMs,
     runOne: async (shape, item) => (await query(shape, [item]))[0]!,
     runMany: (shape, items) => query(shape, items),
   });
@@ -117,5 +119,20 @@ describe('Batcher', () => {
     expect(calls[2]!.items).toEqual([4]);
     calls[2]!.finish();
     await expect(later).resolves.toBe(40);
+  });
+
+  it('fails a request that waited longer than maxWaitMs as the database being too slow, and never sends it', async () => {
+    const { batcher, calls } = harness(1, 100, 50);
+    const stuck = batcher.run('a', 1);
+    const waiting = batcher.run('a', 2);
+    const err = await waiting.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^Batch wait timeout/);
+    // Reported like a pool that has no connection to give: 503 SERVICE_UNAVAILABLE, retry later.
+    expect(isDatabaseUnavailable(err)).toBe(true);
+    calls[0]!.finish();
+    await expect(stuck).resolves.toBe(10);
+    await settle();
+    expect(calls.map((c) => c.items)).toEqual([[1]]);
   });
 });

@@ -94,7 +94,7 @@ describe('configuration', () => {
     expect(config).toMatchObject({
       graphql: { limits: { maxAliases: 30, maxTokens: 10_000, maxDepth: 10, maxDirectives: 20, maxCost: 5000 } },
       rateLimit: { perMinute: 0, store: 'memory', redisUrl: undefined },
-      db: { poolSize: 10, connectTimeoutMs: 3000, acquireTimeoutMs: 3000, statementTimeoutMs: 5000 },
+      db: { poolSize: 10, pageConcurrency: 2, connectTimeoutMs: 3000, acquireTimeoutMs: 3000, statementTimeoutMs: 5000 },
       shutdownTimeoutMs: 10_000,
       ws: { maxConnectionsPerUser: 20 },
       auth: { jwtLifetimeSeconds: 900, jwksCooldownSeconds: 1, keyRotation: undefined },

@@ -16,6 +16,7 @@ const UNAVAILABLE_MESSAGES = [
   /^Query read timeout/, // query_timeout, the client-side backstop
   /is not queryable/, // a client whose connection already failed
   /^Connection timed out/,
+  /^Batch wait timeout/, // db/batcher.ts: no turn for a batched read within the pool's acquire bound
 ];
 
 interface ErrorLike {

@@ -208,14 +208,15 @@ export class TaskRepository {
 
   /**
    * One per application: the batcher of pages is shared by all requests. `concurrentPages`: how
-   * many page queries may be in flight at once before requests wait to be batched (half the pool
-   * leaves the rest for writes and the other reads).
+   * many page queries may be in flight at once before requests wait to be batched
+   * (DB_PAGE_CONCURRENCY; the rest of the pool stays free for writes and the other reads).
    */
-  constructor(db: Db, options: { concurrentPages: number }) {
+  constructor(db: Db, options: { concurrentPages: number; maxWaitMs: number }) {
     this.#db = db;
     this.#pages = new Batcher({
       concurrency: options.concurrentPages,
       maxBatch: MAX_PAGE_BATCH,
+      maxWaitMs: options.maxWaitMs,
       runOne: (key, request) => this.#page(key, request),
       runMany: (key, requests) => this.#pageBatch(key, requests),
     });
