@@ -24,6 +24,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:4000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # V8's young generation capped at 2 x 8 MiB (its default grows to 2 x 64 MiB), and the old one
 # collected when it has doubled since the last collection (the default lets it grow up to 4x):
-# peak memory under load about 1.3x the bench floor's instead of 2x, for a few percent of CPU.
+# peak memory under load 1.1-1.4x the bench floor's instead of 2x, for a few percent of CPU.
 # `npm run bench` starts the server with exactly this command: measure there before changing it.
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=100", "dist/index.js"]

@@ -43,11 +43,11 @@ export class Batcher<T, R> {
 
   run(shape: string, item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const waiting = { item, resolve, reject, since: performance.now() };
       if (this.#inFlight < this.#concurrency) {
-        this.#send(shape, [waiting]);
+        this.#send(shape, [{ item, resolve, reject, since: 0 }]);
         return;
       }
+      const waiting = { item, resolve, reject, since: performance.now() };
       const queue = this.#waiting.get(shape);
       if (queue) queue.push(waiting);
       else this.#waiting.set(shape, [waiting]);
@@ -119,7 +119,7 @@ export class Batcher<T, R> {
 }
 
 interface Waiting<T, R> {
-  /** When it started waiting (performance.now()). */
+  /** When it started waiting (performance.now()); 0 for a request sent at once. */
   since: number;
   item: T;
   resolve: (result: R) => void;

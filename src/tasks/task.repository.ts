@@ -56,12 +56,11 @@ const slot = (name: string): never => `${SLOT}${name}` as never;
 type Value = (name: string) => never;
 const batchColumn: Value = (name) => sql.ref(`b.${name}`) as never;
 
-/** PostgreSQL types of the values a page query takes, for the arrays of a batch. */
+/** PostgreSQL types of the values a batched page query takes, for its arrays (searches are not batched). */
 const PAGE_VALUE_TYPES: Record<string, string> = {
   owner: 'text',
   completed: 'bool',
   priority: 'int2',
-  search: 'text',
   dueBefore: 'timestamptz',
   dueAfter: 'timestamptz',
   afterCreatedAt: 'timestamptz',
@@ -70,7 +69,19 @@ const PAGE_VALUE_TYPES: Record<string, string> = {
   afterId: 'uuid',
   limit: 'int4',
 };
-const RECORD_FIELDS = ['id', 'ownerId', 'title', 'description', 'completed', 'priority', 'dueAt', 'createdAt', 'updatedAt', 'version'] as const;
+/** The fields of a TaskRecord; a field added to TaskRecord and missing here does not compile. */
+const RECORD_FIELDS = Object.keys({
+  id: true,
+  ownerId: true,
+  title: true,
+  description: true,
+  completed: true,
+  priority: true,
+  dueAt: true,
+  createdAt: true,
+  updatedAt: true,
+  version: true,
+} satisfies Record<keyof TaskRecord, true>);
 
 interface Template {
   compiled: CompiledQuery;
