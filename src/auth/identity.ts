@@ -35,7 +35,7 @@ function requiredSetting(value: string | undefined, name: string): string {
 }
 
 /**
- * The three deployment shapes of the README, one verifier each, chosen by AUTH_MODE. `authPool` is
+ * The three deployment shapes of docs/auth.md, one verifier each, chosen by AUTH_MODE. `authPool` is
  * Better Auth's own; `users` (the ORM's Kysely) is where the current user records are read.
  */
 export async function createIdentity(config: Config, authPool: pg.Pool, users: Kysely<UserTables>, logger: Logger): Promise<Identity> {
