@@ -241,6 +241,15 @@ const authSchema = z.discriminatedUnion(
 );
 
 /**
+ * Every environment variable the server reads, taken from the schemas above so that it cannot
+ * drift from them. `test/config-docs.test.ts` holds `.env.example`, `docker-compose.yml` and
+ * `docs/configuration.md` to exactly this list.
+ */
+export const CONFIG_VARIABLES: readonly string[] = [
+  ...new Set([...Object.keys(envSchema.shape), ...authSchema.options.flatMap((branch) => Object.keys(branch.shape))]),
+].sort();
+
+/**
  * The whole environment: the common settings, the AUTH_MODE branch, and the rules that depend on
  * NODE_ENV. Those run even when other variables are invalid (`when`), on whatever did parse, so
  * that one run names every problem: `PORT=x` in production still reports the missing secret.
