@@ -103,11 +103,27 @@ describe('taskEvents', () => {
     ]);
   });
 
-  it('closes a socket with 4403 when connection_init carries no token or a bad one', async () => {
-    const none = open(() => '', { connectionParams: {} });
-    expect(await closed(none)).toEqual({ code: 4403, reason: expect.stringMatching(/^missing token/) as unknown });
+  it('closes a socket with 4403 when connection_init carries no token or a bad one, naming the key it read', async () => {
+    const none = open(() => '', { connectionParams: { token: `Bearer ${alice.token}` } });
+    expect(await closed(none)).toEqual({ code: 4403, reason: 'missing token: send { "authorization": "Bearer <jwt>" } in connection_init' });
+    const empty = open(() => '', { connectionParams: { Authorization: '' } });
+    expect(await closed(empty)).toEqual({ code: 4403, reason: 'missing token: "Authorization" in connection_init is not "Bearer <jwt>"' });
     const bad = open(() => 'not.a.token');
-    expect(await closed(bad)).toEqual({ code: 4403, reason: 'invalid token' });
+    expect(await closed(bad)).toEqual({ code: 4403, reason: 'invalid token (read from connection_init "authorization")' });
+    const badCapital = open(() => '', { connectionParams: { Authorization: 'Bearer not.a.token' } });
+    expect(await closed(badCapital)).toEqual({ code: 4403, reason: 'invalid token (read from connection_init "Authorization")' });
+  });
+
+  it('reads the token under any casing of "authorization", as tools send the header (Apollo Sandbox: Authorization)', async () => {
+    const carol = await signUp(server.url);
+    for (const key of ['Authorization', 'AUTHORIZATION']) {
+      const live = open(() => '', { connectionParams: () => ({ [key]: `Bearer ${carol.token}` }) });
+      await connected(live);
+      const sub = subscribe(live, TaskEventsDocument);
+      await primed(sub, server.graphqlUrl, carol);
+      expect(live.closes).toEqual([]);
+      await live.dispose();
+    }
   });
 
   it('serves only subscriptions, through the same parse limit, validation and error codes as HTTP', async () => {

@@ -87,6 +87,13 @@ interface Connection {
   expiry: NodeJS.Timeout | undefined;
 }
 
+/** The key of connection_init's payload holding the token: `authorization` in any casing (that one first). */
+function authorizationKey(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  if (!params) return undefined;
+  if ('authorization' in params) return 'authorization';
+  return Object.keys(params).find((key) => key.toLowerCase() === 'authorization');
+}
+
 /** Subscriptions one socket may hold at once (each holds a stream; the operation count is the bound). */
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
 const KEEPALIVE_MS = 12_000;
@@ -143,17 +150,27 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         close(conn, CloseCode.TRY_AGAIN_LATER, 'try again later');
         return false;
       }
-      const header = ctx.connectionParams?.['authorization'];
+      // Any casing of the key: tools send the header's spelling (Apollo Sandbox sends its Headers,
+      // `Authorization`, as the payload). The reason names the key read, or the one expected.
+      const key = authorizationKey(ctx.connectionParams);
+      const header = key === undefined ? undefined : ctx.connectionParams?.[key];
       if (typeof header !== 'string' || header === '') {
-        close(conn, CloseCode.FORBIDDEN, 'missing token: send { "authorization": "Bearer <jwt>" } in connection_init');
+        close(
+          conn,
+          CloseCode.FORBIDDEN,
+          key === undefined
+            ? 'missing token: send { "authorization": "Bearer <jwt>" } in connection_init'
+            : `missing token: "${key}" in connection_init is not "Bearer <jwt>"`,
+        );
         return false;
       }
+      const from = `(read from connection_init "${key}")`;
       let viewer: Viewer | null;
       try {
         viewer = await authenticate(header, options.context.verifier, options.context.users);
       } catch (err) {
         if (err instanceof GraphQLError && err.extensions['code'] === ErrorCode.UNAUTHENTICATED) {
-          close(conn, CloseCode.FORBIDDEN, err.extensions['reason'] === TOKEN_EXPIRED ? 'token expired' : 'invalid token');
+          close(conn, CloseCode.FORBIDDEN, `${err.extensions['reason'] === TOKEN_EXPIRED ? 'token expired' : 'invalid token'} ${from}`);
         } else {
           // The user lookup failed: the database is down or slow. Retryable.
           logger.warn({ err, connectionId: conn.id }, 'could not authenticate a WebSocket: try again later');
@@ -162,7 +179,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         return false;
       }
       if (!viewer) {
-        close(conn, CloseCode.FORBIDDEN, 'invalid token');
+        close(conn, CloseCode.FORBIDDEN, `invalid token ${from}`);
         return false;
       }
       if (conn.socket.readyState !== conn.socket.OPEN) return false;
