@@ -19,6 +19,7 @@ import { operationRules } from './graphql/limits.ts';
 import { logUnexpectedErrors, serviceUnavailableStatus, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
 import { trackRequests } from './http/drain.ts';
+import { connectionLimits, openFileLimit } from './http/capacity.ts';
 import { idempotency } from './http/idempotency.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { sendJson } from './http/respond.ts';
@@ -67,6 +68,12 @@ export interface AppOptions {
   /** Called once, at the first failed start-up attempt (the database is not there yet). */
   onWaiting?: () => void;
 }
+
+/**
+ * Database connections this process may open besides its two pools: the LISTEN connection, the
+ * readiness probe, the migration lock, shutdown's cancel, a reconnect overlapping its predecessor.
+ */
+const OTHER_DATABASE_CONNECTIONS = 8;
 
 /** Start-up retries: from 250 ms, doubling, at most this long apart. */
 const MAX_RETRY_DELAY_MS = 2_000;
@@ -143,6 +150,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (!up) logger.warn('readiness check failed: database unreachable');
       return up;
     };
+    // Every client connection holds a file descriptor: the cap is what the open-file limit leaves
+    // once the database connections and the process's own files are kept aside.
+    const limits = connectionLimits(config.httpMaxConnections, openFileLimit(), config.db.poolSize + AUTH_POOL_SIZE + OTHER_DATABASE_CONNECTIONS);
+    logger.info(limits, `connections: at most ${limits.maxConnections} (WebSockets up to ${limits.maxWebSockets}), from the ${limits.source}`);
+    if (limits.openFiles !== undefined && limits.maxConnections > limits.openFiles - limits.reservedFiles) {
+      logger.warn(limits, 'HTTP_MAX_CONNECTIONS leaves too few open files for the database and logs: raise the open-file limit or lower it');
+    }
     // Filled in once Apollo has started.
     let handleGraphQL: Routes['graphql'] = () => Promise.reject(new Error('GraphQL is not started'));
     const httpServer = createHttpServer({
@@ -159,6 +173,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       authBasePath: AUTH_BASE_PATH,
       trustedOrigins: config.auth.trustedOrigins,
       ready,
+      maxConnections: limits.maxConnections,
       logger,
     });
     const requests = trackRequests(httpServer);
@@ -205,7 +220,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up
     // (start-up, an outage) new sockets are closed with 1013 "try again later". live.stop() (a
     // cleanup, after the HTTP drain) closes them with 1001.
-    live.serve(httpServer, schema, contextDeps);
+    live.serve(httpServer, schema, contextDeps, limits.maxWebSockets);
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

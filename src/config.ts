@@ -84,6 +84,11 @@ export interface Config {
   };
   /** Prefix of the rate limiter's keys in Redis: instances sharing one budget share the prefix. */
   rateLimitKeyPrefix: string;
+  /**
+   * Open client connections (HTTP and WebSocket together); undefined: what the open-file limit
+   * allows (src/http/capacity.ts).
+   */
+  httpMaxConnections: number | undefined;
 }
 
 export type LogLevel = z.infer<typeof logLevel>;
@@ -183,6 +188,7 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
   RATE_LIMIT_KEY_PREFIX: z.string().min(1).max(100).default('taskgraph:rl'),
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(10).max(10_000_000).optional(),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -389,6 +395,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER },
     rateLimitKeyPrefix: e.RATE_LIMIT_KEY_PREFIX,
+    httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
   };
 }
 

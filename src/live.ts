@@ -20,8 +20,8 @@ export interface Live {
   changes: TaskEventBus;
   /** Connects the LISTEN connection (start-up; rejects while the database is unreachable). */
   connect(): Promise<void>;
-  /** Starts serving WebSockets on the HTTP server (before it listens). */
-  serve(httpServer: http.Server, schema: GraphQLSchema, context: ContextDeps): LiveSockets;
+  /** Starts serving WebSockets on the HTTP server (before it listens), at most `maxSockets` at once. */
+  serve(httpServer: http.Server, schema: GraphQLSchema, context: ContextDeps, maxSockets: number): LiveSockets;
   stop(): Promise<void>;
 }
 
@@ -62,7 +62,7 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
   return {
     changes,
     connect: () => listener.start(),
-    serve(httpServer, schema, context) {
+    serve(httpServer, schema, context, maxSockets) {
       sockets = createLiveSockets({
         httpServer,
         path: '/graphql',
@@ -73,6 +73,7 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
         context,
         trustedOrigins: config.auth.trustedOrigins,
         maxConnectionsPerUser: config.ws.maxConnectionsPerUser,
+        maxSockets,
         messagesPerMinute: config.rateLimit.perMinute,
         clockSkewSeconds: config.auth.clockSkewSeconds,
         maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,

@@ -23,6 +23,8 @@ export interface Routes {
   trustedOrigins: string[];
   /** Whether the server can serve requests now (its database answers). */
   ready: () => Promise<boolean>;
+  /** Open connections of every kind, WebSockets included (see http/capacity.ts); new ones are dropped past it. */
+  maxConnections: number;
   logger: Logger;
 }
 
@@ -35,11 +37,6 @@ export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const HEADERS_TIMEOUT_MS = 66_000;
 /** The whole request, headers and body; Node's default is 5 minutes. */
 export const REQUEST_TIMEOUT_MS = 70_000;
-/**
- * Far above real traffic (an instance serves 1,000 users at a request a second over a few hundred
- * keep-alive connections), low enough that a flood of idle sockets cannot exhaust file descriptors.
- */
-export const MAX_CONNECTIONS = 10_000;
 /** Headers every answer carries. */
 const COMMON_HEADERS: Array<[string, string]> = [['x-content-type-options', 'nosniff']];
 /** Answer headers a browser script may read: the challenge, the request id, when to retry. */
@@ -111,6 +108,6 @@ export function createHttpServer(routes: Routes): http.Server {
     },
   );
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.maxConnections = MAX_CONNECTIONS;
+  server.maxConnections = routes.maxConnections;
   return server;
 }

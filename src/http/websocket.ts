@@ -57,6 +57,11 @@ export interface WebSocketOptions {
   /** Browser origins allowed to open a socket; requests without Origin (non-browsers) are allowed. */
   trustedOrigins: string[];
   maxConnectionsPerUser: number;
+  /**
+   * Sockets open at once on this instance; an upgrade past it is refused with 503 and Retry-After,
+   * leaving the rest of the server's connections (HTTP_MAX_CONNECTIONS) to HTTP requests.
+   */
+  maxSockets: number;
   /** Messages a socket may send per minute (bursts up to this many); 0: no limit. */
   messagesPerMinute: number;
   clockSkewSeconds: number;
@@ -97,6 +102,8 @@ function authorizationKey(params: Readonly<Record<string, unknown>> | undefined)
 /** Subscriptions one socket may hold at once (each holds a stream; the operation count is the bound). */
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
 const KEEPALIVE_MS = 12_000;
+/** Retry-After of an upgrade refused because the instance holds its maximum of sockets. */
+const FULL_RETRY_AFTER_SECONDS = 5;
 /** setTimeout's largest delay (about 24.8 days); longer token lifetimes are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -114,6 +121,8 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   const byUser = new Map<string, Set<Connection>>();
   const sockets = new Set<WebSocket>();
   let stopping = false;
+  /** Whether the last upgrade was refused for the socket limit (one warning per episode, not per refusal). */
+  let full = false;
   let stopped: Promise<void> | undefined;
 
   const wss = new WebSocketServer({
@@ -334,8 +343,8 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     });
   });
 
-  const reject = (socket: Duplex, status: number, text: string) => {
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  const reject = (socket: Duplex, status: number, text: string, headers = '') => {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
   };
 
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -349,6 +358,14 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       reject(socket, 503, 'Service Unavailable');
       return;
     }
+    if (sockets.size >= options.maxSockets) {
+      // Refused before the upgrade: graphql-ws clients retry with backoff, and HTTP keeps its room.
+      if (!full) logger.warn({ maxSockets: options.maxSockets }, 'WebSocket limit reached: refusing new sockets with 503');
+      full = true;
+      reject(socket, 503, 'Service Unavailable', `Retry-After: ${FULL_RETRY_AFTER_SECONDS}\r\n`);
+      return;
+    }
+    full = false;
     // Browsers let any page open a WebSocket to any host: only pages of trusted origins may.
     // (Tokens travel in the messages, not in cookies, so this is about who may hold sockets here.)
     const origin = req.headers.origin;
