@@ -38,7 +38,7 @@ const config: CodegenConfig = {
     'test/generated/': {
       documents: 'test/operations/*.graphql',
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
       config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars, defaultScalarType: 'unknown' },
     },
     'examples/node/gql/': {

@@ -16,6 +16,7 @@ import { createContextFactory, type Context } from './graphql/context.ts';
 import { domainRefusal, formatError, withoutSuggestions } from './graphql/errors.ts';
 import { compiledExecution } from './graphql/executor.ts';
 import { operationRules } from './graphql/limits.ts';
+import { apqCache, createDocumentPolicy, loadManifest } from './graphql/persisted-documents.ts';
 import { logUnexpectedErrors, serviceUnavailableStatus, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
 import { trackRequests } from './http/drain.ts';
@@ -112,6 +113,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   };
 
+  // Checked before anything starts: a bad manifest stops the start with a ConfigError naming it.
+  const schema = buildSchema();
+  const persisted = config.graphql.persistedDocuments;
+  const manifest = persisted.file
+    ? loadManifest(persisted.file, schema, { limits: config.graphql.limits, introspection: config.graphql.introspection })
+    : undefined;
+  if (manifest) logger.info({ file: manifest.file, documents: manifest.size, only: persisted.only }, 'trusted documents loaded');
+  if (persisted.onlyIgnored) {
+    logger.warn(
+      'PERSISTED_DOCUMENTS_ONLY=true does not apply with NODE_ENV=development (Apollo Sandbox sends text): operations it would refuse are only logged',
+    );
+  }
+  const documents = createDocumentPolicy({ manifest, only: persisted.only, limits: config.graphql.limits, logger });
+
   const database = await openDatabase(config, logger);
   cleanups.push(() => database.stop());
   try {
@@ -178,7 +193,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     const requests = trackRequests(httpServer);
 
-    const schema = buildSchema();
     const apollo = new ApolloServer<Context>({
       // The schema, executed by graphql-jit (src/graphql/executor.ts).
       gateway: compiledExecution(schema),
@@ -195,6 +209,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
       hideSchemaDetailsFromClientErrors: config.nodeEnv === 'production',
       introspection: config.graphql.introspection,
+      // Automatic persisted queries: a bandwidth feature, never a control (any client can register
+      // any text), so off when only trusted documents run; otherwise in a store of bounded size.
+      persistedQueries: documents.only ? false : { cache: apqCache() },
       // index.ts owns the signals; stop() below drains the HTTP server itself, with a deadline
       // (Apollo's drain plugin has none that ends in a rollback).
       stopOnTerminationSignals: false,
@@ -220,7 +237,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up
     // (start-up, an outage) new sockets are closed with 1013 "try again later". live.stop() (a
     // cleanup, after the HTTP drain) closes them with 1001.
-    live.serve(httpServer, schema, contextDeps, limits.maxWebSockets);
+    live.serve(httpServer, schema, contextDeps, limits.maxWebSockets, documents);
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -265,6 +282,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         maxBodyBytes: 1024 * 1024,
         // Keys live in the application's database, through the one pool.
         idempotent: idempotency({ db: sqlClient(db), verifier, logger, maxTokens: config.graphql.limits.maxTokens }),
+        // Before idempotency: a mutation sent by id is told apart by its listed text.
+        documents,
       });
       isReady = true;
       if (attempts > 0) logger.info({ attempts, waitingMs: Date.now() - since }, 'database reachable: ready');

@@ -56,6 +56,15 @@ export interface Config {
     introspection: boolean;
     /** Limits checked on every operation before it runs (HTTP and WebSocket alike). */
     limits: { maxAliases: number; maxTokens: number; maxDepth: number; maxDirectives: number; maxCost: number };
+    /** Trusted documents: the manifest of the operations this API's own clients were built with. */
+    persistedDocuments: {
+      /** Absolute path of the manifest (PERSISTED_DOCUMENTS_FILE); undefined: no document is listed. */
+      file: string | undefined;
+      /** Only listed documents, sent by id, run (PERSISTED_DOCUMENTS_ONLY=true); never in development. */
+      only: boolean;
+      /** PERSISTED_DOCUMENTS_ONLY=true was set with NODE_ENV=development, where it does not apply. */
+      onlyIgnored: boolean;
+    };
   };
   rateLimit: {
     /** Requests per minute per user (or per client address when anonymous); 0 turns it off. */
@@ -189,6 +198,8 @@ const envSchema = z.object({
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
   RATE_LIMIT_KEY_PREFIX: z.string().min(1).max(100).default('taskgraph:rl'),
   HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(10).max(10_000_000).optional(),
+  PERSISTED_DOCUMENTS_FILE: z.string().min(1).optional(),
+  PERSISTED_DOCUMENTS_ONLY: boolean,
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -290,6 +301,12 @@ function configSchema(hasDevSecret: boolean) {
       if (e['RATE_LIMIT_STORE'] === 'redis' && e['REDIS_URL'] === undefined) {
         problem('REDIS_URL', 'required with RATE_LIMIT_STORE=redis, e.g. redis://127.0.0.1:6379');
       }
+      if (e['PERSISTED_DOCUMENTS_ONLY'] === true && e['PERSISTED_DOCUMENTS_FILE'] === undefined) {
+        problem(
+          'PERSISTED_DOCUMENTS_FILE',
+          "required with PERSISTED_DOCUMENTS_ONLY=true: the persisted-documents.json your clients' build wrote (GraphQL Code Generator's client preset)",
+        );
+      }
     },
     { when: () => true },
   );
@@ -341,6 +358,9 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
   const baseUrl = embedded?.BETTER_AUTH_URL ?? `http://${publicHostname(e.HOST)}:${e.PORT}`;
   const baseOrigin = new URL(baseUrl).origin;
   const devOrigins = production ? [] : ['http://localhost:3000', 'http://localhost:5173'];
+  // Development keeps running text, so that Apollo Sandbox works; the app warns when the switch is set there.
+  const development = e.NODE_ENV === 'development';
+  const onlyPersisted = e.PERSISTED_DOCUMENTS_ONLY ?? false;
   return {
     nodeEnv: e.NODE_ENV,
     host: e.HOST,
@@ -376,6 +396,12 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
         maxDepth: e.GRAPHQL_MAX_DEPTH,
         maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
         maxCost: e.GRAPHQL_MAX_COST,
+      },
+      persistedDocuments: {
+        // Relative to the project folder, like DATA_DIR (the image's WORKDIR, /app).
+        file: e.PERSISTED_DOCUMENTS_FILE === undefined ? undefined : path.resolve(projectRoot, e.PERSISTED_DOCUMENTS_FILE),
+        only: onlyPersisted && !development,
+        onlyIgnored: onlyPersisted && development,
       },
     },
     rateLimit: {

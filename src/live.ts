@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import { PgListener } from './db/listener.ts';
 import type { ContextDeps } from './graphql/context.ts';
 import { operationRules } from './graphql/limits.ts';
+import type { DocumentPolicy } from './graphql/persisted-documents.ts';
 import { CloseCode, createLiveSockets, type LiveSockets } from './http/websocket.ts';
 import type { Logger } from './logger.ts';
 import { TASK_EVENTS_CHANNEL, TaskEventBus } from './tasks/task.events.ts';
@@ -20,8 +21,11 @@ export interface Live {
   changes: TaskEventBus;
   /** Connects the LISTEN connection (start-up; rejects while the database is unreachable). */
   connect(): Promise<void>;
-  /** Starts serving WebSockets on the HTTP server (before it listens), at most `maxSockets` at once. */
-  serve(httpServer: http.Server, schema: GraphQLSchema, context: ContextDeps, maxSockets: number): LiveSockets;
+  /**
+   * Starts serving WebSockets on the HTTP server (before it listens), at most `maxSockets` at once,
+   * with HTTP's trusted documents.
+   */
+  serve(httpServer: http.Server, schema: GraphQLSchema, context: ContextDeps, maxSockets: number, documents: DocumentPolicy): LiveSockets;
   stop(): Promise<void>;
 }
 
@@ -62,7 +66,7 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
   return {
     changes,
     connect: () => listener.start(),
-    serve(httpServer, schema, context, maxSockets) {
+    serve(httpServer, schema, context, maxSockets, documents) {
       sockets = createLiveSockets({
         httpServer,
         path: '/graphql',
@@ -70,6 +74,7 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
         schema,
         validationRules: operationRules(config.graphql.limits),
         maxTokens: config.graphql.limits.maxTokens,
+        documents,
         context,
         trustedOrigins: config.auth.trustedOrigins,
         maxConnectionsPerUser: config.ws.maxConnectionsPerUser,

@@ -19,11 +19,16 @@ export function serializeError(err: unknown): unknown {
 
 type Args = Parameters<LogFn>;
 
+/** Distinct documents folded apart at once (see `documentHash` below); past it they share one line. */
+const MAX_SUBJECTS = 1000;
+
 /**
  * Turns a flood of one failure into a few lines: the first warning or error with a given message
  * and error code (or message) is written as it is; repeats within REPEAT_WINDOW_MS are counted,
  * and when the window closes one line says "<message> (repeated N times in the last 10 s)". A
  * database outage under load then writes a bounded number of lines however many requests fail.
+ * Lines about an operation that carry its `documentHash` (refused trusted documents) are folded
+ * per document, so that each distinct operation shows up once per window.
  * Request lines (src/http/server.ts's, which carry `res`) are never folded: one per request.
  */
 export function repeatFilter(windowMs = REPEAT_WINDOW_MS) {
@@ -38,7 +43,10 @@ export function repeatFilter(windowMs = REPEAT_WINDOW_MS) {
     const message = typeof second === 'string' ? second : '';
     const err = (fields['err'] ?? {}) as { code?: unknown; message?: unknown };
     const cause = [err.code, err.message].find((v) => typeof v === 'string' || typeof v === 'number') ?? '';
-    const key = `${level}\u0000${message}\u0000${cause}`;
+    // A refused operation is folded per document: each distinct one gets its first line. While
+    // too many distinct ones are open at once (a client sending random text), they fold together.
+    const subject = typeof fields['documentHash'] === 'string' && windows.size < MAX_SUBJECTS ? fields['documentHash'] : '';
+    const key = `${level}\u0000${message}\u0000${cause}\u0000${subject}`;
     const open = windows.get(key);
     if (open) {
       open.count++;

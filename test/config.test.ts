@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, parseConfig, secretWeakness } from '../src/config.ts';
+import path from 'node:path';
+import { ConfigError, parseConfig, projectRoot, secretWeakness } from '../src/config.ts';
 
 const strongSecret = 'q8Zt3kV0pX2mR7wL9yB4nC6hJ1sD5fG8aE0uI3oK7cM=';
 
@@ -161,5 +162,22 @@ describe('configuration', () => {
   it('derives issuer and audience from BETTER_AUTH_URL in embedded mode', () => {
     const config = parseConfig({ BETTER_AUTH_URL: 'https://api.example.com/base' }, () => 's');
     expect(config.auth).toMatchObject({ mode: 'embedded', issuer: 'https://api.example.com', audience: 'https://api.example.com' });
+  });
+
+  it('trusted documents: off by default, a manifest required to turn them on, never on in development', () => {
+    const production = { NODE_ENV: 'production', BETTER_AUTH_URL: 'https://api.example.com', BETTER_AUTH_SECRET: strongSecret };
+    expect(parseConfig(production).graphql.persistedDocuments).toEqual({ file: undefined, only: false, onlyIgnored: false });
+    expect(problemsOf({ ...production, PERSISTED_DOCUMENTS_ONLY: 'true' })).toEqual([
+      expect.stringMatching(/^PERSISTED_DOCUMENTS_FILE: required with PERSISTED_DOCUMENTS_ONLY=true/),
+    ]);
+    expect(problemsOf({ ...production, PERSISTED_DOCUMENTS_ONLY: 'yes' })).toEqual([expect.stringMatching(/^PERSISTED_DOCUMENTS_ONLY: /)]);
+    const on = { PERSISTED_DOCUMENTS_ONLY: 'true', PERSISTED_DOCUMENTS_FILE: 'dist/persisted-documents.json' };
+    expect(parseConfig({ ...production, ...on }).graphql.persistedDocuments).toEqual({
+      // Relative to the project folder, as DATA_DIR.
+      file: path.join(projectRoot, 'dist/persisted-documents.json'),
+      only: true,
+      onlyIgnored: false,
+    });
+    expect(parseConfig({ NODE_ENV: 'development', ...on }, () => 's').graphql.persistedDocuments).toMatchObject({ only: false, onlyIgnored: true });
   });
 });

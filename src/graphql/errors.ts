@@ -32,6 +32,13 @@ export const ErrorCode = {
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   /** The first request with this `Idempotency-Key` is still running: HTTP 409 and `Retry-After`. */
   IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
+  /**
+   * PERSISTED_DOCUMENTS_ONLY=true: the operation was sent as text (even text that is in the
+   * manifest); send its id instead. HTTP 400. The name Apollo Router and GraphQL Yoga use.
+   */
+  PERSISTED_QUERY_ID_REQUIRED: 'PERSISTED_QUERY_ID_REQUIRED',
+  /** The document id is not in the manifest (PERSISTED_DOCUMENTS_FILE): HTTP 400. Apollo Router's and Yoga's name. */
+  PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

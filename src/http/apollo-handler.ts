@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
+import type { DocumentPolicy, OperationFields, PersistedDocument } from '../graphql/persisted-documents.ts';
 import { BodyTimeout, BodyTooLarge, readBody } from './body.ts';
 import { IDEMPOTENCY_HEADER, type BufferedResponse, type IdempotentHandler } from './idempotency.ts';
 import { sendJson, sendRequestTimeout } from './respond.ts';
@@ -10,6 +11,8 @@ export interface ApolloHandlerOptions<TContext extends BaseContext> {
   maxBodyBytes: number;
   /** POSTs carrying an `Idempotency-Key` go through this (src/http/idempotency.ts). */
   idempotent?: IdempotentHandler;
+  /** Trusted documents: which document a request runs, or its refusal (src/graphql/persisted-documents.ts). */
+  documents?: DocumentPolicy;
 }
 
 /** A whole response as one string (the idempotency store keeps and replays it). */
@@ -25,7 +28,43 @@ async function buffer(result: HTTPGraphQLResponse): Promise<BufferedResponse> {
 }
 
 /** A request refused before Apollo sees it, in GraphQL's error shape; the codes match /api/auth's. */
-const refusal = (code: 'BAD_REQUEST' | 'PAYLOAD_TOO_LARGE', message: string) => ({ errors: [{ message, extensions: { code } }] });
+const refusal = (code: string, message: string) => ({ errors: [{ message, extensions: { code } }] });
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `extensions` without `persistedQuery` (undefined when nothing else is left): the id has been resolved. */
+function withoutPersistedQuery(extensions: unknown): Record<string, unknown> | undefined {
+  if (!isObject(extensions)) return undefined;
+  const { persistedQuery: _resolved, ...rest } = extensions;
+  return Object.keys(rest).length > 0 ? rest : undefined;
+}
+
+/** A JSON body that asked for a listed document by id, now carrying its text (as Apollo and idempotency read it). */
+function bodyWith(body: Record<string, unknown>, document: PersistedDocument): Record<string, unknown> {
+  const { documentId: _id, extensions, ...rest } = body;
+  const remaining = withoutPersistedQuery(extensions);
+  return { ...rest, query: document.text, ...(remaining ? { extensions: remaining } : {}) };
+}
+
+/** The same for a GET's query string (`?documentId=...` or `?extensions={"persistedQuery":...}`). */
+function searchWith(params: URLSearchParams, extensions: unknown, document: PersistedDocument): string {
+  params.delete('documentId');
+  params.set('query', document.text);
+  const remaining = withoutPersistedQuery(extensions);
+  if (remaining) params.set('extensions', JSON.stringify(remaining));
+  else params.delete('extensions');
+  return `?${params.toString()}`;
+}
+
+function jsonParam(params: URLSearchParams, name: string): unknown {
+  const value = params.get(name);
+  if (value === null) return undefined;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value; // Apollo reports it
+  }
+}
 
 /**
  * Apollo Server on plain node:http, through Apollo's own integration API
@@ -60,13 +99,40 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
       }
     }
 
+    // Trusted documents: a request by id runs the listed text; what the policy refuses stops here.
+    const method = req.method?.toUpperCase() ?? 'GET';
+    if (options.documents && (method === 'GET' || (method === 'POST' && isObject(body)))) {
+      let fields: OperationFields;
+      let params: URLSearchParams | undefined;
+      if (method === 'GET') {
+        params = new URLSearchParams(search);
+        fields = {
+          query: params.get('query') ?? undefined,
+          documentId: params.get('documentId') ?? undefined,
+          operationName: params.get('operationName') ?? undefined,
+          extensions: jsonParam(params, 'extensions'),
+        };
+      } else {
+        fields = body as OperationFields;
+      }
+      const resolution = options.documents.resolve(fields, 'http');
+      if (resolution.kind === 'refused') {
+        sendJson(res, 400, refusal(resolution.code, resolution.message));
+        return;
+      }
+      if (resolution.kind === 'listed') {
+        if (params) search = searchWith(params, fields.extensions, resolution.document);
+        else body = bodyWith(body as Record<string, unknown>, resolution.document);
+      }
+    }
+
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const execute = () =>
       server.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method?.toUpperCase() ?? 'GET', headers, search, body },
+        httpGraphQLRequest: { method, headers, search, body },
         context: () => options.context(req),
       });
     if (options.idempotent && req.method === 'POST' && req.headers[IDEMPOTENCY_HEADER] !== undefined) {

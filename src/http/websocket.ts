@@ -21,6 +21,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError } from '../errors.ts';
 import { authenticate, contextFor, type ContextDeps } from '../graphql/context.ts';
 import { ErrorCode, formatError as formatGraphQLError, isClientError, TOKEN_EXPIRED, withoutSuggestions } from '../graphql/errors.ts';
+import { refusalError, type DocumentPolicy } from '../graphql/persisted-documents.ts';
 import type { Logger } from '../logger.ts';
 import type { Viewer } from '../users/user.model.ts';
 
@@ -53,6 +54,8 @@ export interface WebSocketOptions {
   validationRules: ValidationRule[];
   /** Parser token limit, as on HTTP. */
   maxTokens: number;
+  /** Trusted documents, as on HTTP: a `subscribe` may name a listed document by id; the policy may refuse it. */
+  documents: DocumentPolicy;
   context: ContextDeps;
   /** Browser origins allowed to open a socket; requests without Origin (non-browsers) are allowed. */
   trustedOrigins: string[];
@@ -208,23 +211,31 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
         return refuse('BAD_REQUEST', `At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per connection.`);
       }
+      // `documentId` or extensions.persistedQuery (with an empty `query`): the listed document,
+      // checked against the schema and the limits when the manifest was loaded.
+      const resolution = options.documents.resolve(payload, 'ws');
+      if (resolution.kind === 'refused') return [refusalError(resolution)];
       let document: DocumentNode;
-      try {
-        document = parse(payload.query, { maxTokens: options.maxTokens });
-      } catch (err) {
-        if (err instanceof GraphQLError) return refuse('GRAPHQL_PARSE_FAILED', err.message);
-        throw err;
-      }
-      const invalid = validate(schema, document, rules);
-      if (invalid.length > 0) {
-        return invalid.map(
-          (e) =>
-            new GraphQLError(e.message, {
-              nodes: e.nodes,
-              originalError: e.originalError,
-              extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
-            }),
-        );
+      if (resolution.kind === 'listed') {
+        document = resolution.document.document;
+      } else {
+        try {
+          document = parse(payload.query, { maxTokens: options.maxTokens });
+        } catch (err) {
+          if (err instanceof GraphQLError) return refuse('GRAPHQL_PARSE_FAILED', err.message);
+          throw err;
+        }
+        const invalid = validate(schema, document, rules);
+        if (invalid.length > 0) {
+          return invalid.map(
+            (e) =>
+              new GraphQLError(e.message, {
+                nodes: e.nodes,
+                originalError: e.originalError,
+                extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+              }),
+          );
+        }
       }
       const operation = getOperationAST(document, payload.operationName);
       if (!operation) return refuse('BAD_REQUEST', 'Name the operation to run (operationName) or send exactly one.');
