@@ -69,11 +69,14 @@ const UNKNOWN_HEX = sha256('query Unknown { serverVersion }');
 /** A graphql-ws subscribe with whatever payload a client sends (`query` may be empty). */
 function subscribeRaw(live: LiveClient, payload: Record<string, unknown>) {
   const sub = { results: [] as Array<{ data?: TaskEventsSubscription | null }>, error: undefined as unknown, unsubscribe: () => {} };
-  sub.unsubscribe = live.client.subscribe<TaskEventsSubscription>({ query: '', ...payload }, {
-    next: (result) => void sub.results.push(result),
-    error: (err) => (sub.error = err ?? 'error'),
-    complete: () => {},
-  });
+  sub.unsubscribe = live.client.subscribe<TaskEventsSubscription>(
+    { query: '', ...payload },
+    {
+      next: (result) => void sub.results.push(result),
+      error: (err) => (sub.error = err ?? 'error'),
+      complete: () => {},
+    },
+  );
   return sub;
 }
 
