@@ -159,8 +159,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const handleAuth = auth ? authHandler(auth, config, logger, poolProbe(authPool)) : undefined;
     // A connection of its own, bounded: a pool busy with slow queries cannot make /readyz lie or hang.
     const databaseUp = databaseProbe(dbUrl);
+    let saidStarting = false;
     const ready = async () => {
-      if (!isReady) return false;
+      if (!isReady) {
+        // Probes arrive every few seconds while migrations and keys wait for the database: say it once.
+        if (!saidStarting) logger.info('not ready yet: starting; /readyz answers 503 until the database is reachable and migrated');
+        saidStarting = true;
+        return false;
+      }
       const up = await databaseUp();
       if (!up) logger.warn('readiness check failed: database unreachable');
       return up;

@@ -58,10 +58,13 @@ describe('in production', () => {
   });
   afterAll(() => server.stop());
 
-  it('turns introspection off', async () => {
+  it('turns introspection off, and the refusal names the setting that turns it on', async () => {
     const res = await execute(server.graphqlUrl, '{ __schema { types { name } } }', {}, user.token);
     expect(res.status).toBe(400);
     expect(codes(res)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(res.errors?.[0]?.message).toContain('GRAPHQL_INTROSPECTION=true');
+    expect(res.errors?.[0]?.message).not.toContain('ApolloServer');
+    expect(res.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'INTROSPECTION_DISABLED' });
   });
 
   it('serves no Sandbox landing page', async () => {

@@ -105,6 +105,10 @@ describe('starting without a database', () => {
     expect(retries.length).toBeGreaterThanOrEqual(1);
     expect(retries.length).toBeLessThanOrEqual(2);
     expect(retries[0]).toMatchObject({ attempts: 1, err: expect.objectContaining({ message: expect.any(String) }) });
+    // Some 30 probes answered 503 while starting: said once at INFO, none of them logged as an error.
+    const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url?: string } });
+    expect(parsed.filter((l) => l.msg.startsWith('not ready yet: starting'))).toEqual([expect.objectContaining({ level: 30 })]);
+    expect(parsed.filter((l) => l.req?.url === '/readyz' && l.level >= 40)).toEqual([]);
 
     // SIGTERM with an idle keep-alive connection open (fetch keeps them): no waiting for it.
     const signalled = Date.now();

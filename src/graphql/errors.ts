@@ -1,5 +1,5 @@
 import { HeaderMap } from '@apollo/server';
-import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerErrorCode, ApolloServerValidationErrorCode, unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, isValueNode, Kind, type GraphQLFormattedError } from 'graphql';
 import { databaseError } from '../db/errors.ts';
 import { DomainError, ServiceUnavailable } from '../errors.ts';
@@ -177,6 +177,10 @@ export function isClientError(error: unknown): boolean {
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const refusal = limitRefusal(formatted, error);
   if (refusal) return refusal;
+  // Apollo's message tells to "pass introspection: true to ApolloServer": name this server's setting.
+  if (formatted.extensions?.['validationErrorCode'] === ApolloServerValidationErrorCode.INTROSPECTION_DISABLED) {
+    return { ...formatted, message: INTROSPECTION_DISABLED_MESSAGE };
+  }
   // A literal of the wrong type written in the query (`dueAt: "next tuesday"`) is bad input like a
   // wrong variable, which Apollo already reports as BAD_USER_INPUT: one code for both.
   // (graphql-js reports those against the literal's node; the DateTime scalar marks its own.)
@@ -204,6 +208,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     },
   };
 }
+
+/** What a client reads when introspection is off (GRAPHQL_INTROSPECTION; off by default in production). */
+const INTROSPECTION_DISABLED_MESSAGE =
+  'Introspection (__schema, __type) is disabled on this server (GRAPHQL_INTROSPECTION=false, the default when NODE_ENV=production); ' +
+  'set GRAPHQL_INTROSPECTION=true on the server to enable it.';
 
 const SUGGESTION = / ?Did you mean [^?]*\?/g;
 

@@ -48,6 +48,10 @@ const EXPOSED_HEADERS = ['WWW-Authenticate', 'X-Request-Id', 'Retry-After'];
  */
 export function createHttpServer(routes: Routes): http.Server {
   const { logger } = routes;
+  // A 503 from /readyz is an answer ("not ready": starting, or the database is away), not a failure:
+  // an error with a stack per probe buried the log while starting. Its request line is info, like
+  // every probe's; `ready` says why, once.
+  const notReadyAnswers = new WeakSet<http.ServerResponse>();
   // One line per request when its response is done (or the client gave up on it), with the
   // request's id, also sent as X-Request-Id. Written directly rather than through pino-http, which
   // built two child loggers per request to write the same line.
@@ -59,7 +63,8 @@ export function createHttpServer(routes: Routes): http.Server {
     res.once('close', () => {
       const { statusCode } = res;
       const line = { req: { id, method: req.method, url: req.url }, res: { statusCode }, responseTime: Date.now() - started };
-      if (statusCode >= 500) logger.error({ ...line, err: new Error(`failed with status code ${statusCode}`) }, 'request errored');
+      if (statusCode >= 500 && !notReadyAnswers.has(res))
+        logger.error({ ...line, err: new Error(`failed with status code ${statusCode}`) }, 'request errored');
       else logger.info(line, 'request completed');
     });
   };
@@ -69,8 +74,12 @@ export function createHttpServer(routes: Routes): http.Server {
   const authCors = cors({ origin: routes.trustedOrigins, credentials: true, exposedHeaders: EXPOSED_HEADERS });
 
   const readiness = async (res: http.ServerResponse) => {
-    if (await routes.ready()) sendJson(res, 200, { status: 'ready' });
-    else sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
+    if (await routes.ready()) {
+      sendJson(res, 200, { status: 'ready' });
+    } else {
+      notReadyAnswers.add(res);
+      sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
+    }
   };
 
   // Timeouts are checked every connectionsCheckingInterval: 30 s by default, too coarse for them.
