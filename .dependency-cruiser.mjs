@@ -1,20 +1,51 @@
 /**
- * Layers that point one way, checked by `npm run lint` (dependency-cruiser):
+ * Layers that point one way, checked by `npm run lint` (dependency-cruiser), as STYLE.md draws them:
  *
- *   index.ts, migrate.ts  ->  app.ts (wiring only)
- *     http/      routes, body limits, health, the Apollo integration
- *     graphql/   schema, context, resolvers glue, error formatting
- *     auth/      Better Auth, token verification: beside http and graphql, used by them
- *     tasks/ users/  services and repositories (the domains); *.resolvers.ts are graphql glue
- *     db/        pool, ORM, migrations: imports no domain
- *   errors.ts config.ts logger.ts   the ground floor
+ *   index.ts, migrate.ts            entry points
+ *   app.ts, live.ts, identity.ts    wiring: the only modules that know every layer
+ *     http/                         routes, body limits, health, the Apollo integration, Better Auth's handler
+ *     graphql/                      schema, context, error formatting, generated types; *.resolvers.ts are its glue
+ *     tasks/ users/ idempotency/    the domains: services and repositories
+ *     auth/                         token verification, Better Auth's options, the @auth directive
+ *     db/                           pool, ORM, migrations, the batcher
+ *   errors.ts config.ts logger.ts deadline.ts   the ground floor
  *
- * Each rule forbids an import that runs up (or across into a sibling it must not know), and no
- * import cycle is allowed anywhere. A rule's comment is what a failing run prints.
+ * A module may import only from layers below its own (the `layer-*` rules), plus the narrower rules
+ * after them. The domains and auth/ sit side by side: neither imports the other (a service learns
+ * who calls from the viewer it is given; a verifier knows tokens, not accounts). Nothing is
+ * excluded: generated code is held to the same rules as the code around it. No import cycle is
+ * allowed anywhere. A rule's comment is what a failing run prints.
  * @type {import('dependency-cruiser').IConfiguration}
  */
-const DOMAIN = '^src/(tasks|users)/';
-const RESOLVERS = '[.]resolvers[.]ts$';
+const DOMAIN = '^src/(tasks|users|idempotency)/';
+const RESOLVERS = '^src/[^/]+/[^/]+[.]resolvers[.]ts$';
+
+/** Top to bottom. `path`/`pathNot` say which modules a layer holds. */
+const LAYERS = [
+  { name: 'entry points', path: '^src/(index|migrate)[.]ts$' },
+  { name: 'wiring', path: '^src/(app|live|identity)[.]ts$' },
+  { name: 'http', path: '^src/http/' },
+  { name: 'graphql', path: ['^src/graphql/', RESOLVERS] },
+  { name: 'domain or auth', path: [DOMAIN, '^src/auth/'], pathNot: RESOLVERS },
+  { name: 'db', path: '^src/db/' },
+  { name: 'ground floor', path: '^src/(errors|config|logger|deadline)[.]ts$' },
+];
+
+/** Everything in src/ belongs to exactly one layer (checked by `every-module-has-a-layer`). */
+const ALL_LAYERS = LAYERS.flatMap((l) => [l.path].flat());
+
+const layerRules = LAYERS.slice(1).map((layer, i) => {
+  const above = LAYERS.slice(0, i + 1);
+  return {
+    name: `layer-${layer.name.replaceAll(' ', '-')}-imports-nothing-above`,
+    severity: 'error',
+    comment: `${layer.name} may import only from the layers below it (${LAYERS.slice(i + 2)
+      .map((l) => l.name)
+      .join(', ')}); it imported from ${above.map((l) => l.name).join(' / ')}. Move the code down, or hand it in from app.ts.`,
+    from: { path: layer.path, ...(layer.pathNot ? { pathNot: layer.pathNot } : {}) },
+    to: { path: above.flatMap((l) => [l.path].flat()) },
+  };
+});
 
 export default {
   forbidden: [
@@ -26,57 +57,53 @@ export default {
       to: { circular: true },
     },
     {
+      name: 'every-module-has-a-layer',
+      severity: 'error',
+      comment: 'Every module of src/ belongs to a layer (see .dependency-cruiser.mjs): put it in one, or add the layer.',
+      from: { path: '^src/', pathNot: [...ALL_LAYERS, '[.]mjs$'] },
+      to: {},
+    },
+    ...layerRules,
+    {
       name: 'ground-floor-imports-nothing',
       severity: 'error',
       comment:
-        'errors.ts, config.ts and logger.ts are imported by every layer; they import no other module of src/ (logger may read the Config type).',
-      from: { path: '^src/(errors|config|logger)[.]ts$' },
-      to: { path: '^src/', pathNot: ['^src/(errors|config|logger)[.]ts$'] },
+        'errors.ts, config.ts, logger.ts and deadline.ts are imported by every layer; they import no other module of src/ (logger may read the Config type).',
+      from: { path: '^src/(errors|config|logger|deadline)[.]ts$' },
+      to: { path: '^src/', pathNot: ['^src/(errors|config|logger|deadline)[.]ts$'] },
     },
     {
-      name: 'entry-points-are-not-imported',
+      name: 'domains-import-no-auth',
       severity: 'error',
-      comment: 'index.ts and migrate.ts are entry points; app.ts is imported only by them (and tests).',
-      from: { path: '^src/' },
-      to: { path: ['^src/(index|migrate)[.]ts$'] },
-    },
-    {
-      name: 'only-entry-points-import-app',
-      severity: 'error',
-      comment: 'app.ts wires the layers together: nothing below it may import it.',
-      from: { path: '^src/', pathNot: '^src/(index|migrate)[.]ts$' },
-      to: { path: '^src/app[.]ts$' },
-    },
-    {
-      name: 'db-imports-no-layer-above',
-      severity: 'error',
-      comment: 'db/ is the lowest layer: it gets entities and hooks handed in by app.ts, it imports no domain, graphql, http or auth module.',
-      from: { path: '^src/db/' },
-      to: { path: '^src/(http|graphql|auth|tasks|users)/' },
-    },
-    {
-      name: 'domains-import-no-transport',
-      severity: 'error',
-      comment: 'Services and repositories know nothing of HTTP, GraphQL or how tokens are verified: throw a domain error from src/errors.ts instead.',
+      comment:
+        'Services and repositories know nothing of how tokens are verified: a domain gets its viewer handed in. (identity.ts, wiring, joins auth/ and users/.)',
       from: { path: DOMAIN, pathNot: RESOLVERS },
-      to: { path: '^src/(http|graphql|auth)/' },
+      to: { path: '^src/auth/' },
+    },
+    {
+      name: 'auth-imports-no-domain',
+      severity: 'error',
+      comment: 'auth/ knows tokens, not accounts: a verifier returns a TokenSubject, and the users domain says whether that user still exists.',
+      from: { path: '^src/auth/' },
+      to: { path: DOMAIN },
+    },
+    {
+      name: 'domains-are-separate',
+      severity: 'error',
+      comment: "A domain may read another domain's model types (a Viewer), never its services or repositories.",
+      // $1: the importing module's own domain, where anything goes.
+      from: { path: '^src/(tasks|users|idempotency)/', pathNot: RESOLVERS },
+      to: { path: DOMAIN, pathNot: ['^src/$1/', '[.]model[.]ts$'] },
     },
     {
       name: 'resolvers-are-glue-only',
       severity: 'error',
-      comment: 'Resolvers read arguments, call a service and return: they import no repository of another domain, no db/, auth/ or http/ module.',
+      comment: 'Resolvers read arguments, call a service and return: they import no repository, no db/, auth/ or http/ module.',
       from: { path: RESOLVERS },
-      to: { path: '^src/(db|auth|http)/' },
+      to: { path: ['^src/(db|auth|http)/', '[.]repository[.]ts$'] },
     },
     {
-      name: 'graphql-imports-no-http',
-      severity: 'error',
-      comment: 'graphql/ sits below http/: it must not import routing or body handling.',
-      from: { path: '^src/graphql/' },
-      to: { path: '^src/http/' },
-    },
-    {
-      name: 'graphql-and-domains-import-no-database-directly',
+      name: 'graphql-and-services-import-no-database-directly',
       severity: 'error',
       comment:
         'Queries live in repositories; graphql/ and services reach the database only through them (db/ is wired by app.ts). ' +
@@ -85,20 +112,13 @@ export default {
       to: { path: '^src/db/', pathNot: '^src/db/errors[.]ts$' },
     },
     {
-      name: 'http-imports-no-domain',
-      severity: 'error',
-      comment: 'http/ hands requests to graphql/ (and auth/); it never calls a service or repository itself.',
-      from: { path: '^src/http/' },
-      // Type-only imports (the shape of a viewer) carry no code across the boundary.
-      to: { path: `${DOMAIN}|^src/db/`, dependencyTypesNot: ['type-only'] },
-    },
-    {
-      name: 'auth-imports-no-http',
+      name: 'http-calls-no-domain',
       severity: 'error',
       comment:
-        'auth/ sits beside http/: http mounts it, so auth must not import http. KNOWN VIOLATION on main: auth/auth.ts authHandler reads bodies with http/body.ts and answers with http/respond.ts; move authHandler to http/ (e.g. http/auth-handler.ts) and drop the pathNot below.',
-      from: { path: '^src/auth/', pathNot: '^src/auth/auth[.]ts$' },
-      to: { path: '^src/http/' },
+        'http/ hands requests to graphql/ (and Better Auth); it never calls a service or repository itself, nor the database: app.ts hands in what it needs (e.g. the idempotency store). ' +
+        'Type-only imports (the shape of a viewer) carry no code across; db/errors.ts is the classifier of driver failures.',
+      from: { path: '^src/http/' },
+      to: { path: [DOMAIN, '^src/db/'], pathNot: '^src/db/errors[.]ts$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'src-imports-no-tests-or-tools',
@@ -131,7 +151,6 @@ export default {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^src/graphql/generated/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },

@@ -3,13 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { AUTH_BASE_PATH, authHandler, prepareAuth, type Auth } from './auth/auth.ts';
-import { createIdentity } from './auth/identity.ts';
+import { AUTH_BASE_PATH, prepareAuth, type Auth } from './auth/auth.ts';
 import { publicHostname, type Config } from './config.ts';
 import { withDeadline } from './deadline.ts';
 import { connectionTag, tagUrl, terminateBackends } from './db/cancel.ts';
 import { databaseProbe, poolProbe } from './db/connection.ts';
-import { createPool, migrate, openDatabase, sqlClient } from './db/database.ts';
+import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { ServiceUnavailable } from './errors.ts';
 import { createContextFactory, type Context } from './graphql/context.ts';
@@ -19,6 +18,7 @@ import { operationRules } from './graphql/limits.ts';
 import { apqCache, createDocumentPolicy, loadManifest } from './graphql/persisted-documents.ts';
 import { logUnexpectedErrors, serviceUnavailableStatus, unauthenticatedStatus } from './graphql/plugins.ts';
 import { apolloHandler } from './http/apollo-handler.ts';
+import { authHandler } from './http/auth-handler.ts';
 import { trackRequests } from './http/drain.ts';
 import { connectionLimits, openFileLimit } from './http/capacity.ts';
 import { idempotency } from './http/idempotency.ts';
@@ -26,6 +26,8 @@ import { createRateLimiter } from './http/rate-limit.ts';
 import { sendJson } from './http/respond.ts';
 import { createHttpServer, type Handler, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
+import { createIdentity } from './identity.ts';
+import { IdempotencyRepository, type IdempotencyTables } from './idempotency/idempotency.repository.ts';
 import { startLive } from './live.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { TaskSchema, type TaskTables } from './tasks/task.entity.ts';
@@ -139,7 +141,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // connects yet (MikroORM.init does not), so this works with the database down.
     const orm = await createOrm(dbUrl, [TaskSchema], config.db.poolSize, config.db, logger);
     cleanups.push(() => withDeadline(orm.close(true), closeTimeoutMs, 'closing the ORM'));
-    const db = orm.em.fork().getKysely<TaskTables & UserTables>();
+    const db = orm.em.fork().getKysely<TaskTables & UserTables & IdempotencyTables>();
     // Better Auth's own small pool (see createPool); it connects lazily, so costs nothing unless embedded.
     const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger);
     cleanups.push(() => withDeadline(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
@@ -283,11 +285,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           await sleep(delay * (0.8 + Math.random() * 0.4), undefined, { signal: abort.signal }).catch(() => {});
         }
       }
+      const contexts = createContextFactory({ ...contextDeps, rateLimit: rateLimiter.consume });
       handleGraphQL = apolloHandler(apollo, {
-        context: createContextFactory({ ...contextDeps, rateLimit: rateLimiter.consume }),
+        context: contexts.context,
         maxBodyBytes: 1024 * 1024,
-        // Keys live in the application's database, through the one pool.
-        idempotent: idempotency({ db: sqlClient(db), verifier, logger, maxTokens: config.graphql.limits.maxTokens }),
+        // Keys live in the application's database, through the one pool; the viewer is the one the
+        // context authenticates (once per request).
+        idempotent: idempotency({
+          store: new IdempotencyRepository(db),
+          viewer: contexts.viewer,
+          logger,
+          maxTokens: config.graphql.limits.maxTokens,
+        }),
         // Before idempotency: a mutation sent by id is told apart by its listed text.
         documents,
       });

@@ -7,7 +7,7 @@
  * schema diff would try to drop them.
  */
 import { prepareAuth } from './auth/auth.ts';
-import { createIdentity } from './auth/identity.ts';
+import { createIdentity } from './identity.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';

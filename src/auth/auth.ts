@@ -1,15 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { betterAuth, type BetterAuthOptions } from 'better-auth';
 import { APIError, createAuthMiddleware } from 'better-auth/api';
 import { getMigrations } from 'better-auth/db/migration';
-import { fromNodeHeaders } from 'better-auth/node';
-import { setResponse } from 'better-call/node';
 import { jwt } from 'better-auth/plugins';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { isDatabaseUnavailable } from '../db/errors.ts';
-import { BodyTimeout, BodyTooLarge, readBody } from '../http/body.ts';
-import { sendJson, sendRequestTimeout } from '../http/respond.ts';
 import type { Logger } from '../logger.ts';
 
 /** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
@@ -20,7 +14,7 @@ export const AUTH_BASE_PATH = '/api/auth';
  * when proxies are trusted. Better Auth strips trusted hops from the right, so a client that
  * talks to the server directly is keyed on its own address whatever X-Forwarded-For it sends.
  */
-const CLIENT_CHAIN_HEADER = 'x-taskgraph-client-chain';
+export const CLIENT_CHAIN_HEADER = 'x-taskgraph-client-chain';
 
 /** The claims a Better Auth JWT carries for this API, besides the registered ones. */
 export interface TokenClaims {
@@ -130,83 +124,4 @@ export async function prepareAuth(auth: Auth): Promise<void> {
   const { runMigrations } = await getMigrations(auth.options);
   await runMigrations();
   await auth.api.getJwks();
-}
-
-/**
- * Better Auth's 429 says `X-Retry-After`; clients and proxies know the standard `Retry-After`.
- * Its answers are per user (sessions, tokens): `Cache-Control: no-store` unless it set its own.
- */
-function withStandardHeaders(response: Response, url: string): Response {
-  const headers = new Headers(response.headers);
-  const retryAfter = headers.get('x-retry-after');
-  if (retryAfter && !headers.has('retry-after')) headers.set('retry-after', retryAfter);
-  if (!headers.has('cache-control') && !url.startsWith(`${AUTH_BASE_PATH}/jwks`)) headers.set('cache-control', 'no-store');
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
-}
-
-/** Sign-up and sign-in bodies are small; Better Auth's own Node adapter would buffer any size. */
-export const AUTH_MAX_BODY_BYTES = 64 * 1024;
-
-/** Seconds clients are asked to wait when the database is down (`Retry-After`). */
-const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
-
-/**
- * Node handler for everything under `/api/auth`: the body is read here with a size limit (413
- * beyond it, declared or chunked), then handed to Better Auth as a web Request; the socket address
- * goes along for the rate limiter.
- *
- * A database failure would otherwise reach clients as a 500, or as a 401 where Better Auth reads
- * the session (a client would sign its user out). So when Better Auth throws, or answers 401 or
- * 5xx, the classifier or a quick, bounded probe (`databaseUp`, on Better Auth's pool) decides: database
- * down -> 503 with Retry-After and code SERVICE_UNAVAILABLE; database up -> Better Auth's answer
- * (an error thrown goes on to the HTTP layer: logged, 500).
- */
-export function authHandler(auth: Auth, config: Config, logger: Logger, databaseUp: () => Promise<boolean>) {
-  const behindProxies = config.auth.trustedProxies.length > 0;
-  return async (req: IncomingMessage, res: ServerResponse) => {
-    const peer = req.socket.remoteAddress;
-    const forwarded = behindProxies ? req.headers['x-forwarded-for'] : undefined;
-    // Always overwritten (undefined is dropped by fromNodeHeaders): a client's own value never counts.
-    req.headers[CLIENT_CHAIN_HEADER] = peer && forwarded ? `${String(forwarded)}, ${peer}` : peer;
-    let body: Buffer | undefined;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      try {
-        body = await readBody(req, AUTH_MAX_BODY_BYTES);
-      } catch (err) {
-        if (err instanceof BodyTimeout) {
-          sendRequestTimeout(res);
-          return;
-        }
-        if (!(err instanceof BodyTooLarge)) throw err;
-        sendJson(res, 413, { message: `The request body is larger than ${AUTH_MAX_BODY_BYTES} bytes.`, code: 'PAYLOAD_TOO_LARGE' });
-        return;
-      }
-    }
-    const proto = req.headers['x-forwarded-proto'] ?? ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
-    const request = new Request(`${String(proto)}://${req.headers.host}${req.url}`, {
-      method: req.method,
-      headers: fromNodeHeaders(req.headers),
-      ...(body && body.length > 0 ? { body } : {}),
-    });
-    let response: Response;
-    try {
-      response = await auth.handler(request);
-    } catch (err) {
-      if (!isDatabaseUnavailable(err) && (await databaseUp())) throw err;
-      logger.warn({ err }, 'auth request failed: database unavailable');
-      unavailable(res);
-      return;
-    }
-    if ((response.status === 401 || response.status >= 500) && !(await databaseUp())) {
-      await response.body?.cancel();
-      unavailable(res);
-      return;
-    }
-    await setResponse(res, withStandardHeaders(response, req.url ?? ''));
-  };
-}
-
-function unavailable(res: ServerResponse): void {
-  res.setHeader('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
-  sendJson(res, 503, { message: 'The database is unavailable right now; try again shortly.', code: 'SERVICE_UNAVAILABLE' });
 }

@@ -2,7 +2,6 @@ import type { webcrypto } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from '../logger.ts';
-import type { Viewer } from '../users/user.model.ts';
 
 /** Asymmetric algorithms Better Auth can sign with; accepted in the JWKS modes. */
 export const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
@@ -19,9 +18,19 @@ export class TokenRejected extends Error {
   }
 }
 
+/**
+ * Who a verified token speaks for, as its claims say. Whether that user still exists (and their
+ * current name) is the users domain's to say: auth/ knows tokens, not accounts.
+ */
+export interface TokenSubject {
+  id: string;
+  email: string;
+  name: string | null;
+}
+
 export interface TokenVerifier {
-  /** The viewer the token stands for; rejects with TokenRejected and nothing else. */
-  verify(token: string): Promise<Viewer>;
+  /** The subject the token stands for; rejects with TokenRejected and nothing else. */
+  verify(token: string): Promise<TokenSubject>;
   /** Loads the verification keys; called at start-up, before the server listens. */
   warmUp(): Promise<boolean>;
 }
@@ -160,7 +169,7 @@ export async function sharedSecretKey(secret: string): Promise<KeySource> {
 // Subjects are ids: printable, and short enough for an index. (A NUL would even fail in PostgreSQL.)
 const SUBJECT = /^[^\p{Cc}]{1,255}$/u;
 
-function viewerFrom(payload: JWTPayload): Viewer {
+function subjectFrom(payload: JWTPayload): TokenSubject {
   if (typeof payload.sub !== 'string' || payload.sub.trim() === '' || !SUBJECT.test(payload.sub)) throw new TokenRejected('bad subject');
   if (typeof payload['email'] !== 'string') throw new TokenRejected('no email claim');
   const name = payload['name'];
@@ -174,7 +183,7 @@ function viewerFrom(payload: JWTPayload): Viewer {
  * type, becomes a TokenRejected.
  */
 export function createTokenVerifier(keys: KeySource, options: VerifierOptions): TokenVerifier {
-  const cache = new LRUCache<string, { viewer: Viewer; until: number; generation: number }>({ max: options.cacheSize ?? 10_000 });
+  const cache = new LRUCache<string, { subject: TokenSubject; until: number; generation: number }>({ max: options.cacheSize ?? 10_000 });
   const verifyOptions = {
     issuer: options.issuer,
     audience: options.audience,
@@ -188,7 +197,7 @@ export function createTokenVerifier(keys: KeySource, options: VerifierOptions): 
     warmUp: () => keys.warmUp(),
     async verify(token) {
       const hit = cache.get(token);
-      if (hit && Date.now() < hit.until && hit.generation === keys.generation()) return hit.viewer;
+      if (hit && Date.now() < hit.until && hit.generation === keys.generation()) return hit.subject;
 
       let payload: JWTPayload;
       try {
@@ -205,14 +214,14 @@ export function createTokenVerifier(keys: KeySource, options: VerifierOptions): 
         if (err instanceof errors.JWTExpired) throw new TokenRejected('expired', true, { cause: err });
         throw new TokenRejected(err instanceof Error ? err.message : 'verification failed', false, { cause: err });
       }
-      const viewer = viewerFrom(payload);
+      const subject = subjectFrom(payload);
       // jwtVerify has checked both (requiredClaims, numeric); this only tells TypeScript so.
       const { exp, iat } = payload;
       if (exp === undefined || iat === undefined) throw new TokenRejected('no exp or iat');
       // Never served past `exp`, nor past the maximum age, nor across a change of keys.
       const until = Math.min(exp * 1000, (iat + options.maxTokenAgeSeconds) * 1000);
-      cache.set(token, { viewer, until, generation: keys.generation() });
-      return viewer;
+      cache.set(token, { subject, until, generation: keys.generation() });
+      return subject;
     },
   };
 }

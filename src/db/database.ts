@@ -1,4 +1,3 @@
-import { CompiledQuery, type Kysely } from 'kysely';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
@@ -65,16 +64,4 @@ export async function migrate(url: string, orm: MikroORM, before?: () => Promise
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** The narrow `{ query }` client of raw-SQL stores (idempotency keys), over the one pool's Kysely. */
-export function sqlClient(db: Pick<Kysely<object>, 'executeQuery'>): {
-  query(text: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
-} {
-  return {
-    async query(text, params = []) {
-      const result = await db.executeQuery(CompiledQuery.raw(text, params));
-      return { rows: result.rows, rowCount: result.numAffectedRows === undefined ? result.rows.length : Number(result.numAffectedRows) };
-    },
-  };
 }

@@ -56,27 +56,50 @@ export async function authenticate(header: string | undefined, verifier: TokenVe
   return current;
 }
 
-export function createContextFactory(deps: ContextDeps) {
-  return async (req: IncomingMessage): Promise<Context> => {
-    // Set by the HTTP server (src/http/server.ts), which also logs the request line under this id.
-    const requestId = req.id ?? '';
-    let viewer: Viewer | null;
-    try {
-      viewer = await authenticate(req.headers.authorization, deps.verifier, deps.users);
-    } catch (err) {
-      // A domain error here (the user lookup found the database down) fails the whole request with
-      // its HTTP status (503 and Retry-After); thrown as it is, Apollo would answer 500.
-      const domain = databaseError(err);
-      // Apollo answers a failed context without logging anything: an outage would leave no trace of
-      // its cause. Refusals (GraphQLErrors) are no failure.
-      if (!(err instanceof GraphQLError)) deps.logger.error({ err, requestId }, 'could not build the request context');
-      throw domain instanceof DomainError ? requestError(domain) : domain;
+/** What the HTTP layer gets for each request: its viewer, and the context its operation runs with. */
+export interface RequestContexts {
+  /**
+   * The request's viewer, authenticated once per request: every caller (the idempotency middleware,
+   * then the context) shares the one verification and user lookup. Rejects as `authenticate` does.
+   */
+  viewer: (req: IncomingMessage) => Promise<Viewer | null>;
+  /** The context of the request's operation (Apollo's context function). */
+  context: (req: IncomingMessage) => Promise<Context>;
+}
+
+export function createContextFactory(deps: ContextDeps): RequestContexts {
+  const viewers = new WeakMap<IncomingMessage, Promise<Viewer | null>>();
+  const viewer = (req: IncomingMessage): Promise<Viewer | null> => {
+    let known = viewers.get(req);
+    if (!known) {
+      known = authenticate(req.headers.authorization, deps.verifier, deps.users);
+      viewers.set(req, known);
     }
-    // Over the limit: the whole request is refused with 429 and Retry-After, before anything runs.
-    await deps.rateLimit?.(req, viewer?.id ?? null).catch((err: unknown) => {
-      throw err instanceof RateLimited ? requestError(err) : err;
-    });
-    return contextFor(deps, viewer, requestId);
+    return known;
+  };
+  return {
+    viewer,
+    context: async (req) => {
+      // Set by the HTTP server (src/http/server.ts), which also logs the request line under this id.
+      const requestId = req.id ?? '';
+      let current: Viewer | null;
+      try {
+        current = await viewer(req);
+      } catch (err) {
+        // A domain error here (the user lookup found the database down) fails the whole request with
+        // its HTTP status (503 and Retry-After); thrown as it is, Apollo would answer 500.
+        const domain = databaseError(err);
+        // Apollo answers a failed context without logging anything: an outage would leave no trace of
+        // its cause. Refusals (GraphQLErrors) are no failure.
+        if (!(err instanceof GraphQLError)) deps.logger.error({ err, requestId }, 'could not build the request context');
+        throw domain instanceof DomainError ? requestError(domain) : domain;
+      }
+      // Over the limit: the whole request is refused with 429 and Retry-After, before anything runs.
+      await deps.rateLimit?.(req, current?.id ?? null).catch((err: unknown) => {
+        throw err instanceof RateLimited ? requestError(err) : err;
+      });
+      return contextFor(deps, current, requestId);
+    },
   };
 }
 

@@ -2,15 +2,23 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getOperationAST, OperationTypeNode, parse } from 'graphql';
-import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { ServiceUnavailable } from '../errors.ts';
 import { domainRefusal, ErrorCode, refusal, type Refusal } from '../graphql/errors.ts';
 import type { Logger } from '../logger.ts';
 import { sendJson } from './respond.ts';
 
-/** The one thing idempotency needs of the database: a query. (app.ts hands in its pool.) */
-export interface SqlClient {
-  query(text: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+/**
+ * Where keys and their responses are kept: src/idempotency/idempotency.repository.ts, handed in
+ * by app.ts (http/ runs no query of its own). Every method is scoped to one user.
+ */
+export interface IdempotencyStore {
+  /** True when (user, key) is now this request's to run (see IdempotencyRepository.claim). */
+  claim(userId: string, key: string, requestHash: string, leaseMs: number, ttlMs: number): Promise<boolean>;
+  /** The unexpired entry: its request's hash, and its response once the first request finished. */
+  find(userId: string, key: string): Promise<{ requestHash: string; response: BufferedResponse | undefined } | undefined>;
+  release(userId: string, key: string): Promise<void>;
+  store(userId: string, key: string, response: BufferedResponse): Promise<void>;
+  deleteExpired(limit: number): Promise<void>;
 }
 
 /** A whole response, held in memory so that it can be stored and replayed byte for byte. */
@@ -27,8 +35,13 @@ export type Execute = () => Promise<BufferedResponse>;
 export type IdempotentHandler = (req: IncomingMessage, res: ServerResponse, body: unknown, execute: Execute) => Promise<void>;
 
 export interface IdempotencyOptions {
-  db: SqlClient;
-  verifier: TokenVerifier;
+  store: IdempotencyStore;
+  /**
+   * The request's viewer, from the one place that authenticates a request (the GraphQL context
+   * factory, which memoizes it per request): the token is verified once, not here and again there.
+   * A rejection (a bad token, the database down) is left to the context to answer.
+   */
+  viewer: (req: IncomingMessage) => Promise<{ id: string } | null>;
   logger: Logger;
   /** Token limit for parsing the operation (to tell a mutation); the operation limits' own. */
   maxTokens: number;
@@ -48,7 +61,8 @@ export const MAX_KEY_LENGTH = 255;
 const DAY_MS = 24 * 3600_000;
 const POLL_MS = 100;
 const CLEANUP_INTERVAL_MS = 60_000;
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/** Expired keys deleted per clean-up: a few per minute per instance keep up with any realistic rate. */
+const CLEANUP_BATCH = 1000;
 // Printable ASCII, as an HTTP header value is in practice (UUIDs, ULIDs, base64).
 const KEY = /^[\x20-\x7e]+$/;
 /**
@@ -101,7 +115,7 @@ function final(response: BufferedResponse): boolean {
  * internal errors) release the key instead of being stored.
  */
 export function idempotency(options: IdempotencyOptions): IdempotentHandler {
-  const { db, verifier, logger } = options;
+  const { store: keys, logger } = options;
   const ttlMs = options.ttlMs ?? DAY_MS;
   const waitMs = options.waitMs ?? 5_000;
   const leaseMs = options.leaseMs ?? 60_000;
@@ -110,20 +124,15 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
   const cleanup = () => {
     if (Date.now() - lastCleanup < CLEANUP_INTERVAL_MS) return;
     lastCleanup = Date.now();
-    // Opportunistic and bounded: a few expired rows per minute per instance keep up with any
-    // realistic rate of keys, and never hold a long lock.
-    db.query('delete from idempotency_key where ctid in (select ctid from idempotency_key where expires_at < now() limit 1000)').catch(
-      (err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'),
-    );
+    // Opportunistic and bounded, never a long lock.
+    keys.deleteExpired(CLEANUP_BATCH).catch((err: unknown) => logger.warn({ err }, 'could not delete expired idempotency keys'));
   };
 
-  const userOf = async (header: string | undefined): Promise<string | undefined> => {
-    const token = header ? BEARER.exec(header)?.[1] : undefined;
-    if (!token) return undefined;
+  const userOf = async (req: IncomingMessage): Promise<string | undefined> => {
     try {
-      return (await verifier.verify(token)).id;
+      return (await options.viewer(req))?.id;
     } catch {
-      return undefined; // the context refuses the token with its usual 401
+      return undefined; // the context answers the same failure (401, or 503) when the request runs
     }
   };
 
@@ -141,48 +150,6 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
       return false; // Apollo reports the syntax error
     }
   };
-
-  /** Claims (user, key) for this request: true when it is ours to run. */
-  const claim = async (userId: string, key: string, hash: string): Promise<boolean> => {
-    const { rowCount } = await db.query(
-      `insert into idempotency_key (user_id, key, request_hash, locked_until, expires_at)
-       values ($1, $2, $3, now() + $4 * interval '1 millisecond', now() + $5 * interval '1 millisecond')
-       on conflict (user_id, key) do update
-         set request_hash = excluded.request_hash, status = null, headers = null, body = null,
-             locked_until = excluded.locked_until, created_at = now(), expires_at = excluded.expires_at
-         where idempotency_key.expires_at <= now()
-            or (idempotency_key.status is null and idempotency_key.locked_until <= now()
-                and idempotency_key.request_hash = excluded.request_hash)`,
-      [userId, key, hash, leaseMs, ttlMs],
-    );
-    return rowCount === 1;
-  };
-
-  interface Existing {
-    request_hash: string;
-    status: number | null;
-    headers: Record<string, string> | null;
-    body: string | null;
-  }
-  const existing = async (userId: string, key: string): Promise<Existing | undefined> => {
-    const { rows } = await db.query(
-      'select request_hash, status, headers, body from idempotency_key where user_id = $1 and key = $2 and expires_at > now()',
-      [userId, key],
-    );
-    return rows[0] as Existing | undefined;
-  };
-
-  const release = (userId: string, key: string) =>
-    db.query('delete from idempotency_key where user_id = $1 and key = $2 and status is null', [userId, key]);
-
-  const store = (userId: string, key: string, response: BufferedResponse) =>
-    db.query('update idempotency_key set status = $3, headers = $4, body = $5 where user_id = $1 and key = $2', [
-      userId,
-      key,
-      response.status,
-      JSON.stringify(response.headers),
-      response.body,
-    ]);
 
   const unavailable = (err: unknown) => {
     logger.warn({ err }, 'idempotency store unavailable');
@@ -202,7 +169,7 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
       );
       return;
     }
-    const userId = await userOf(req.headers.authorization);
+    const userId = await userOf(req);
     if (userId === undefined || !isMutation(body)) {
       sendBuffered(res, await execute());
       return;
@@ -212,17 +179,17 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
     const until = Date.now() + waitMs;
     for (;;) {
       let mine: boolean;
-      let first: Existing | undefined;
+      let first: Awaited<ReturnType<IdempotencyStore['find']>>;
       try {
-        mine = await claim(userId, key, hash);
-        first = mine ? undefined : await existing(userId, key);
+        mine = await keys.claim(userId, key, hash, leaseMs, ttlMs);
+        first = mine ? undefined : await keys.find(userId, key);
       } catch (err) {
         send(res, unavailable(err));
         return;
       }
       if (mine) break;
       if (!first) continue; // released (or expired) in between: claim again
-      if (first.request_hash !== hash) {
+      if (first.requestHash !== hash) {
         send(
           res,
           refusal(
@@ -233,8 +200,8 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
         );
         return;
       }
-      if (first.status !== null) {
-        sendBuffered(res, { status: first.status, headers: first.headers ?? {}, body: first.body ?? '' }, { [REPLAYED_HEADER]: 'true' });
+      if (first.response) {
+        sendBuffered(res, first.response, { [REPLAYED_HEADER]: 'true' });
         return;
       }
       if (Date.now() >= until) {
@@ -249,13 +216,13 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
     try {
       response = await execute();
     } catch (err) {
-      await release(userId, key).catch((e: unknown) => logger.warn({ err: e }, 'could not release an idempotency key'));
+      await keys.release(userId, key).catch((e: unknown) => logger.warn({ err: e }, 'could not release an idempotency key'));
       throw err;
     }
     // Stored before it is sent: once the client has the response, a retry replays it.
     try {
-      if (final(response)) await store(userId, key, response);
-      else await release(userId, key);
+      if (final(response)) await keys.store(userId, key, response);
+      else await keys.release(userId, key);
     } catch (err) {
       // The key stays claimed until its lease ends; a retry before then gets 409.
       logger.error({ err }, 'could not record the outcome of an idempotent request');

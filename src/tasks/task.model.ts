@@ -1,4 +1,14 @@
-import type { PageInfo, TaskOrder, TaskPriority } from '../graphql/generated/resolvers-types.ts';
+/**
+ * The task domain's own types: what services take and return. The GraphQL schema's types are
+ * generated from schema/ for the resolvers (graphql/generated), which hand these in and map them
+ * out; the compiler checks at each resolver that the two agree (a new enum value in the schema
+ * does not compile until the domain knows it).
+ */
+
+/** Orders a list can be read in; ties are broken by id. */
+export type TaskOrder = 'CREATED_AT_ASC' | 'CREATED_AT_DESC' | 'DUE_AT_ASC' | 'PRIORITY_DESC';
+/** How important a task is, by name. */
+export type TaskPriority = 'LOW' | 'MEDIUM' | 'HIGH';
 
 /** A task row as services and resolvers pass it around (plain data, not an ORM entity). */
 export interface TaskRecord {
@@ -23,14 +33,61 @@ export interface TaskEdgeRecord {
   node: TaskRecord;
 }
 
+/** Where a page sits in the whole list; a cursor is null when the page is empty. */
+export interface PageInfoRecord {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
 /** A page of tasks. Edges, cursors and `totalCount` cost nothing unless a client selects them. */
 export interface TaskPage {
   order: TaskOrder;
   nodes: TaskRecord[];
-  pageInfo: PageInfo;
+  pageInfo: PageInfoRecord;
   totalCount: () => Promise<number>;
 }
 
+/** A list request as a client makes it (unvalidated: TaskService checks every field). */
+export interface TaskListInput {
+  first?: number | null;
+  after?: string | null;
+  orderBy?: TaskOrder | null;
+  filter?: TaskFilterInput | null;
+}
+
+/** Conditions a client may put on a list; omitted or null means no condition. */
+export interface TaskFilterInput {
+  completed?: boolean | null;
+  priority?: TaskPriority | null;
+  search?: string | null;
+  dueBefore?: Date | null;
+  dueAfter?: Date | null;
+}
+
+/** A new task as a client sends it (unvalidated). */
+export interface NewTaskInput {
+  title: string;
+  description?: string | null;
+  priority?: TaskPriority | null;
+  dueAt?: Date | null;
+}
+
+/**
+ * Changes to a task as a client sends them (unvalidated): omitted fields stay, null clears
+ * `description` and `dueAt` and is refused elsewhere; `expectedVersion` guards against lost updates.
+ */
+export interface TaskUpdateInput {
+  title?: string | null;
+  description?: string | null;
+  completed?: boolean | null;
+  priority?: TaskPriority | null;
+  dueAt?: Date | null;
+  expectedVersion?: number | null;
+}
+
+/** A validated filter, as the repository takes it (priority as its stored rank). */
 export interface TaskFilterValues {
   completed?: boolean | undefined;
   priority?: number | undefined;
@@ -50,5 +107,3 @@ export function priorityName(rank: number): TaskPriority {
   if (!name) throw new Error(`task priority out of range: ${rank}`);
   return name;
 }
-
-export type { TaskOrder };

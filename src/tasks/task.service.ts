@@ -1,7 +1,15 @@
 import { BadInput, Conflict, Forbidden, NotFound, ServiceUnavailable, Unauthenticated } from '../errors.ts';
-import type { CreateTaskInput, QueryTasksArgs, TaskFilter, UpdateTaskInput } from '../graphql/generated/resolvers-types.ts';
 import { decodeCursor, encodeCursor } from './task.cursor.ts';
-import { priorityRank, type TaskFilterValues, type TaskPage, type TaskRecord } from './task.model.ts';
+import {
+  priorityRank,
+  type NewTaskInput,
+  type TaskFilterInput,
+  type TaskFilterValues,
+  type TaskListInput,
+  type TaskPage,
+  type TaskRecord,
+  type TaskUpdateInput,
+} from './task.model.ts';
 import type { TaskChange, TaskChangeKind, TaskChangeStream } from './task.events.ts';
 import type { TaskChanges, TaskRepository } from './task.repository.ts';
 import * as valid from './task.validation.ts';
@@ -49,7 +57,7 @@ export class TaskService {
     return (await this.#repo.findOwned(ownerId, id)) ?? this.#missing(ownerId, id);
   }
 
-  async list(args: QueryTasksArgs): Promise<TaskPage> {
+  async list(args: TaskListInput): Promise<TaskPage> {
     const ownerId = this.#ownerId();
     const first = valid.pageSize('first', args.first ?? 20);
     const order = args.orderBy ?? 'CREATED_AT_DESC';
@@ -77,7 +85,7 @@ export class TaskService {
     };
   }
 
-  async create(input: CreateTaskInput): Promise<TaskRecord> {
+  async create(input: NewTaskInput): Promise<TaskRecord> {
     const ownerId = this.#ownerId();
     const created = await this.#repo.create(ownerId, {
       title: valid.title('input.title', input.title),
@@ -90,7 +98,7 @@ export class TaskService {
     return created;
   }
 
-  async update(rawId: string, input: UpdateTaskInput): Promise<TaskRecord> {
+  async update(rawId: string, input: TaskUpdateInput): Promise<TaskRecord> {
     const ownerId = this.#ownerId();
     const id = valid.taskId('id', rawId);
     // Everything is validated before anything is written.
@@ -176,7 +184,7 @@ function sharedRead(change: TaskChange, ownerId: string, load: () => Promise<Tas
   return task;
 }
 
-function filterValues(filter: TaskFilter | null | undefined): TaskFilterValues {
+function filterValues(filter: TaskFilterInput | null | undefined): TaskFilterValues {
   if (!filter) return {};
   return {
     completed: filter.completed ?? undefined,

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
-import type { Config } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import { betterAuthUsers, tokenClaimsUsers, type UserDirectory, type UserTables } from '../users/user.directory.ts';
-import { createAuth, type Auth } from './auth.ts';
-import { fetchJwks } from './remote-jwks.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { betterAuthUsers, tokenClaimsUsers, type UserDirectory, type UserTables } from './users/user.directory.ts';
+import { createAuth, type Auth } from './auth/auth.ts';
+import { fetchJwks } from './auth/remote-jwks.ts';
 import {
   cachedKeySet,
   createTokenVerifier,
@@ -13,7 +13,7 @@ import {
   sharedSecretKey,
   type KeySource,
   type TokenVerifier,
-} from './token-verifier.ts';
+} from './auth/token-verifier.ts';
 
 /** How this deployment knows who is calling. */
 export interface Identity {
