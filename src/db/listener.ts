@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { withDeadline } from '../deadline.ts';
+import { withDeadline, withLoopDeadline } from '../deadline.ts';
 import type { Logger } from '../logger.ts';
 
 export interface ListenerOptions {
@@ -10,7 +10,10 @@ export interface ListenerOptions {
   connectTimeoutMs: number;
   /** A `select 1` this often proves the connection still carries traffic. */
   heartbeatMs?: number;
-  /** A heartbeat unanswered for this long counts as a lost connection. */
+  /**
+   * A heartbeat unanswered for this long (counted while the event loop is free, not while it is
+   * busy with other work) counts as a lost connection.
+   */
   heartbeatTimeoutMs?: number;
   /** Reconnect backoff: first delay and cap. */
   minBackoffMs?: number;
@@ -125,7 +128,9 @@ export class PgListener {
   }
 
   #beat(client: pg.Client): void {
-    withDeadline(client.query('select 1'), this.#options.heartbeatTimeoutMs, 'heartbeat').catch((err: unknown) => this.#lost(client, err));
+    // Counted in time the event loop was free: a process busy for seconds (a flood of work, a long
+    // GC) must not close every socket of the instance as if the database had gone.
+    withLoopDeadline(client.query('select 1'), this.#options.heartbeatTimeoutMs, 'heartbeat').catch((err: unknown) => this.#lost(client, err));
   }
 
   #lost(client: pg.Client, err: unknown): void {
