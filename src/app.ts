@@ -241,7 +241,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => apollo.stop());
     // A page waits for its turn no longer than any query waits for a pooled connection.
     const tasks = new TaskRepository(db, { concurrentPages: config.db.pageConcurrency, maxWaitMs: config.db.acquireTimeoutMs });
-    const contextDeps = { tasks, verifier, users, logger, changes: live.changes };
+    const contextDeps = {
+      tasks,
+      verifier,
+      users,
+      logger,
+      changes: live.changes,
+      rateLimit: rateLimiter.consume,
+      spendDocument: rateLimiter.spendDocument,
+    };
     // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up
     // (start-up, an outage) new sockets are closed with 1013 "try again later". live.stop() (a
     // cleanup, after the HTTP drain) closes them with 1001.
@@ -285,7 +293,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           await sleep(delay * (0.8 + Math.random() * 0.4), undefined, { signal: abort.signal }).catch(() => {});
         }
       }
-      const contexts = createContextFactory({ ...contextDeps, rateLimit: rateLimiter.consume });
+      const contexts = createContextFactory(contextDeps);
       handleGraphQL = apolloHandler(apollo, {
         context: contexts.context,
         maxBodyBytes: 1024 * 1024,

@@ -67,8 +67,16 @@ export interface Config {
     };
   };
   rateLimit: {
-    /** Requests per minute per user (or per client address when anonymous); 0 turns it off. */
+    /**
+     * Operations per minute per user (or per client address when anonymous): HTTP requests and
+     * WebSocket messages together; 0 turns it off.
+     */
     perMinute: number;
+    /**
+     * Bytes of GraphQL documents (the text parsed and validated) per minute per user or client
+     * address, HTTP and WebSocket together, on each instance; 0 turns it off.
+     */
+    bytesPerMinute: number;
     store: 'memory' | 'redis';
     /** Required with store `redis`. */
     redisUrl: string | undefined;
@@ -90,6 +98,8 @@ export interface Config {
   ws: {
     /** Open subscription sockets one user may hold; more are closed with 4429. */
     maxConnectionsPerUser: number;
+    /** Subscriptions one user may hold at once over all their sockets; more are refused (QUOTA_EXCEEDED). */
+    maxSubscriptionsPerUser: number;
   };
   /** Prefix of the rate limiter's keys in Redis: instances sharing one budget share the prefix. */
   rateLimitKeyPrefix: string;
@@ -200,6 +210,8 @@ const envSchema = z.object({
   HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(10).max(10_000_000).optional(),
   PERSISTED_DOCUMENTS_FILE: z.string().min(1).optional(),
   PERSISTED_DOCUMENTS_ONLY: boolean,
+  RATE_LIMIT_BYTES_PER_MINUTE: z.coerce.number().int().min(0).optional(),
+  WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(50),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -407,6 +419,9 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     rateLimit: {
       // Far above what a person using an app sends; off by default only under NODE_ENV=test.
       perMinute: e.RATE_LIMIT_PER_MINUTE ?? (e.NODE_ENV === 'test' ? 0 : 600),
+      // About a second of parsing a minute for the costliest documents there are (5 us a byte on
+      // a busy core); a few hundred times what an app's own operations send.
+      bytesPerMinute: e.RATE_LIMIT_BYTES_PER_MINUTE ?? (e.NODE_ENV === 'test' ? 0 : 512 * 1024),
       store: e.RATE_LIMIT_STORE,
       redisUrl: e.REDIS_URL,
     },
@@ -419,7 +434,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER },
+    ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER, maxSubscriptionsPerUser: e.WS_MAX_SUBSCRIPTIONS_PER_USER },
     rateLimitKeyPrefix: e.RATE_LIMIT_KEY_PREFIX,
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
   };

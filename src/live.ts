@@ -79,7 +79,7 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
         trustedOrigins: config.auth.trustedOrigins,
         maxConnectionsPerUser: config.ws.maxConnectionsPerUser,
         maxSockets,
-        messagesPerMinute: config.rateLimit.perMinute,
+        maxSubscriptionsPerUser: config.ws.maxSubscriptionsPerUser,
         clockSkewSeconds: config.auth.clockSkewSeconds,
         maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
         live: () => listener.up,

@@ -94,13 +94,13 @@ describe('configuration', () => {
     const config = parseConfig({ NODE_ENV: 'test' }, () => 's');
     expect(config).toMatchObject({
       graphql: { limits: { maxAliases: 30, maxTokens: 10_000, maxDepth: 10, maxDirectives: 20, maxCost: 5000 } },
-      rateLimit: { perMinute: 0, store: 'memory', redisUrl: undefined },
+      rateLimit: { perMinute: 0, bytesPerMinute: 0, store: 'memory', redisUrl: undefined },
       db: { poolSize: 10, pageConcurrency: 2, connectTimeoutMs: 3000, acquireTimeoutMs: 3000, statementTimeoutMs: 5000 },
       shutdownTimeoutMs: 10_000,
-      ws: { maxConnectionsPerUser: 20 },
+      ws: { maxConnectionsPerUser: 20, maxSubscriptionsPerUser: 50 },
       auth: { jwtLifetimeSeconds: 900, jwksCooldownSeconds: 1, keyRotation: undefined },
     });
-    expect(parseConfig({}, () => 's').rateLimit.perMinute).toBe(600);
+    expect(parseConfig({}, () => 's').rateLimit).toMatchObject({ perMinute: 600, bytesPerMinute: 512 * 1024 });
   });
 
   it('needs no secret in development when a generator is given, and treats empty variables as unset', () => {

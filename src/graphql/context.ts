@@ -25,8 +25,13 @@ export interface ContextDeps {
   verifier: TokenVerifier;
   users: UserDirectory;
   logger: Logger;
-  /** Spends one request of the caller's budget (user, or client address when anonymous); throws RateLimited. */
+  /**
+   * Spends one operation (an HTTP request, a WebSocket message) of the caller's budget (user, or
+   * client address when anonymous); throws RateLimited.
+   */
   rateLimit?: (req: IncomingMessage, viewerId: string | null) => Promise<void>;
+  /** Spends bytes of GraphQL document text of the caller's parse budget; throws RateLimited. */
+  spendDocument?: (req: IncomingMessage, viewerId: string | null, bytes: number) => void;
   /** Live task changes, for subscriptions. */
   changes?: TaskChangeSource;
 }
@@ -63,8 +68,11 @@ export interface RequestContexts {
    * then the context) shares the one verification and user lookup. Rejects as `authenticate` does.
    */
   viewer: (req: IncomingMessage) => Promise<Viewer | null>;
-  /** The context of the request's operation (Apollo's context function). */
-  context: (req: IncomingMessage) => Promise<Context>;
+  /**
+   * The context of the request's operation (Apollo's context function). `documentBytes`: the size
+   * of the operation's text (`query`), charged to the parse budget before Apollo parses it.
+   */
+  context: (req: IncomingMessage, documentBytes?: number) => Promise<Context>;
 }
 
 export function createContextFactory(deps: ContextDeps): RequestContexts {
@@ -79,7 +87,7 @@ export function createContextFactory(deps: ContextDeps): RequestContexts {
   };
   return {
     viewer,
-    context: async (req) => {
+    context: async (req, documentBytes = 0) => {
       // Set by the HTTP server (src/http/server.ts), which also logs the request line under this id.
       const requestId = req.id ?? '';
       let current: Viewer | null;
@@ -94,10 +102,14 @@ export function createContextFactory(deps: ContextDeps): RequestContexts {
         if (!(err instanceof GraphQLError)) deps.logger.error({ err, requestId }, 'could not build the request context');
         throw domain instanceof DomainError ? requestError(domain) : domain;
       }
-      // Over the limit: the whole request is refused with 429 and Retry-After, before anything runs.
-      await deps.rateLimit?.(req, current?.id ?? null).catch((err: unknown) => {
+      // Over a limit: the whole request is refused with 429 and Retry-After, before anything runs
+      // (Apollo parses and validates the document only once the context is built).
+      try {
+        await deps.rateLimit?.(req, current?.id ?? null);
+        deps.spendDocument?.(req, current?.id ?? null, documentBytes);
+      } catch (err) {
         throw err instanceof RateLimited ? requestError(err) : err;
-      });
+      }
       return contextFor(deps, current, requestId);
     },
   };

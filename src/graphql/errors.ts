@@ -18,6 +18,11 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   /** Over a rate limit: HTTP 429 and `Retry-After`. */
   RATE_LIMITED: 'RATE_LIMITED',
+  /**
+   * Over a quota that waiting does not refill (e.g. WS_MAX_SUBSCRIPTIONS_PER_USER): free something
+   * first. `extensions.limit` is the setting's value.
+   */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   /** The database (or another dependency) is unreachable or too slow: HTTP 503 and `Retry-After`. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   /** Over the depth, directive or cost limit (or nested too deeply to process); nothing ran. HTTP 400. */

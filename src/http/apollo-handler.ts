@@ -6,7 +6,8 @@ import { IDEMPOTENCY_HEADER, type BufferedResponse, type IdempotentHandler } fro
 import { sendJson, sendRequestTimeout } from './respond.ts';
 
 export interface ApolloHandlerOptions<TContext extends BaseContext> {
-  context: (req: IncomingMessage) => Promise<TContext>;
+  /** `documentBytes`: the size of the operation's text (`query`), for the parse budget. */
+  context: (req: IncomingMessage, documentBytes: number) => Promise<TContext>;
   /** Larger request bodies are refused with 413 before they are parsed. */
   maxBodyBytes: number;
   /** POSTs carrying an `Idempotency-Key` go through this (src/http/idempotency.ts). */
@@ -25,6 +26,14 @@ async function buffer(result: HTTPGraphQLResponse): Promise<BufferedResponse> {
     for await (const chunk of result.body.asyncIterator) body += chunk;
   }
   return { status: result.status ?? 200, headers: Object.fromEntries(result.headers), body };
+}
+
+/** Bytes of the GraphQL document a request carries (`query`, in the JSON body or the query string). */
+function documentBytes(body: unknown, search: string): number {
+  let query: unknown;
+  if (body !== null && typeof body === 'object') query = (body as { query?: unknown }).query;
+  else if (search.includes('query=')) query = new URLSearchParams(search).get('query');
+  return typeof query === 'string' ? Buffer.byteLength(query) : 0;
 }
 
 /** A request refused before Apollo sees it, in GraphQL's error shape; the codes match /api/auth's. */
@@ -99,6 +108,9 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
       }
     }
 
+    // The parse budget charges the text the client sent: a listed document sent by id costs nothing
+    // (Apollo parses and validates each listed text once, then keeps it).
+    let sentBytes = documentBytes(body, search);
     // Trusted documents: a request by id runs the listed text; what the policy refuses stops here.
     const method = req.method?.toUpperCase() ?? 'GET';
     if (options.documents && (method === 'GET' || (method === 'POST' && isObject(body)))) {
@@ -121,6 +133,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
         return;
       }
       if (resolution.kind === 'listed') {
+        sentBytes = 0;
         if (params) search = searchWith(params, fields.extensions, resolution.document);
         else body = bodyWith(body as Record<string, unknown>, resolution.document);
       }
@@ -133,7 +146,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
     const execute = () =>
       server.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search, body },
-        context: () => options.context(req),
+        context: () => options.context(req, sentBytes),
       });
     if (options.idempotent && req.method === 'POST' && req.headers[IDEMPOTENCY_HEADER] !== undefined) {
       await options.idempotent(req, res, body, async () => buffer(await execute()));

@@ -6,16 +6,83 @@ import type { Config } from '../config.ts';
 import { RateLimited } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
-/** Spends one request of a caller's budget; throws RateLimited when it is spent. */
+/**
+ * Spends one operation of a caller's budget (an HTTP request, a WebSocket message); throws
+ * RateLimited when it is spent.
+ */
 export type RateLimit = (req: IncomingMessage, viewerId: string | null) => Promise<void>;
+
+/**
+ * Spends `bytes` of GraphQL document text (what parsing and validation work on) of a caller's
+ * budget on this instance, before the document is parsed; throws RateLimited when it is spent.
+ */
+export type DocumentBudget = (req: IncomingMessage, viewerId: string | null, bytes: number) => void;
 
 export interface ApiRateLimiter {
   /** Undefined when RATE_LIMIT_PER_MINUTE is 0 (off). */
   consume: RateLimit | undefined;
+  /** Undefined when RATE_LIMIT_BYTES_PER_MINUTE is 0 (off). */
+  spendDocument: DocumentBudget | undefined;
   close(): Promise<void>;
 }
 
 const WINDOW_SECONDS = 60;
+/**
+ * Largest burst of document bytes: a full bucket holds this much (or the whole per-minute budget
+ * if smaller). One document may take the bucket below zero (it is never refused for being larger
+ * than the burst), and the next waits until the bucket is above zero again.
+ */
+export const DOCUMENT_BURST_BYTES = 64 * 1024;
+/** How often buckets that have filled up again are dropped (a full bucket is no bucket). */
+const SWEEP_MS = 60_000;
+
+/**
+ * Token buckets of bytes, one per caller, in memory: `perMinute` refilled continuously, at most
+ * `burst` held. A document is admitted while its caller's bucket is above zero and may take it
+ * below; the caller then waits until the debt is paid.
+ */
+export class ByteBuckets {
+  readonly #perMs: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, { bytes: number; at: number }>();
+  #swept: number;
+
+  constructor(perMinute: number, burst: number, now: () => number = performance.now.bind(performance)) {
+    this.#perMs = perMinute / 60_000;
+    this.#burst = burst;
+    this.#now = now;
+    this.#swept = now();
+  }
+
+  /** Takes `bytes` from `key`'s bucket; returns the milliseconds to wait instead when it is empty. */
+  spend(key: string, bytes: number): number | undefined {
+    const now = this.#now();
+    if (now - this.#swept > SWEEP_MS) this.#sweep(now);
+    const bucket = this.#buckets.get(key);
+    const available = bucket ? Math.min(this.#burst, bucket.bytes + (now - bucket.at) * this.#perMs) : this.#burst;
+    if (available <= 0) return Math.ceil((1 - available) / this.#perMs);
+    if (bucket) {
+      bucket.bytes = available - bytes;
+      bucket.at = now;
+    } else {
+      this.#buckets.set(key, { bytes: available - bytes, at: now });
+    }
+    return undefined;
+  }
+
+  /** Callers tracked now (tests). */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #sweep(now: number): void {
+    this.#swept = now;
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.bytes + (now - bucket.at) * this.#perMs >= this.#burst) this.#buckets.delete(key);
+    }
+  }
+}
 
 /** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 address. */
 function plain(ip: string): string {
@@ -78,9 +145,12 @@ function trustedProxies(entries: string[]): BlockList | undefined {
  * of Redis never refuses or fails a request by itself.
  */
 export function createRateLimiter(config: Config, logger: Logger): ApiRateLimiter {
-  const { perMinute, store, redisUrl } = config.rateLimit;
+  const { perMinute, bytesPerMinute, store, redisUrl } = config.rateLimit;
   const keyPrefix = config.rateLimitKeyPrefix;
-  if (perMinute === 0) return { consume: undefined, close: () => Promise.resolve() };
+  const trusted = trustedProxies(config.auth.trustedProxies);
+  const keyOf = (req: IncomingMessage, viewerId: string | null) => (viewerId !== null ? `user:${viewerId}` : `ip:${clientAddress(req, trusted)}`);
+  const spendDocument = bytesPerMinute > 0 ? documentBudget(bytesPerMinute, keyOf) : undefined;
+  if (perMinute === 0) return { consume: undefined, spendDocument, close: () => Promise.resolve() };
 
   const memory = new RateLimiterMemory({ points: perMinute, duration: WINDOW_SECONDS, keyPrefix });
   let limiter: RateLimiterAbstract = memory;
@@ -113,12 +183,10 @@ export function createRateLimiter(config: Config, logger: Logger): ApiRateLimite
       insuranceLimiter: memory,
     });
   }
-  const trusted = trustedProxies(config.auth.trustedProxies);
 
   const consume: RateLimit = async (req, viewerId) => {
-    const key = viewerId !== null ? `user:${viewerId}` : `ip:${clientAddress(req, trusted)}`;
     try {
-      await limiter.consume(key);
+      await limiter.consume(keyOf(req, viewerId));
     } catch (err) {
       if (err instanceof RateLimiterRes) {
         const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
@@ -132,8 +200,27 @@ export function createRateLimiter(config: Config, logger: Logger): ApiRateLimite
   };
   return {
     consume,
+    spendDocument,
     close: async () => {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
+  };
+}
+
+/**
+ * The parse budget (RATE_LIMIT_BYTES_PER_MINUTE): bytes of GraphQL documents per caller, counted
+ * on this instance only. It bounds the CPU one caller can make this process spend on parsing and
+ * validating: that CPU is the instance's own, so a budget shared through Redis would only add a
+ * round trip before every document (and a dependency) without protecting anything more.
+ */
+function documentBudget(bytesPerMinute: number, keyOf: (req: IncomingMessage, viewerId: string | null) => string): DocumentBudget {
+  const buckets = new ByteBuckets(bytesPerMinute, Math.min(bytesPerMinute, DOCUMENT_BURST_BYTES));
+  return (req, viewerId, bytes) => {
+    const waitMs = buckets.spend(keyOf(req, viewerId), bytes);
+    if (waitMs === undefined) return;
+    const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+    throw new RateLimited(`Rate limit of ${bytesPerMinute} bytes of GraphQL documents per minute reached; retry in ${retryAfter} s.`, retryAfter, {
+      limit: bytesPerMinute,
+    });
   };
 }

@@ -18,7 +18,7 @@ import { getVariableValues } from 'graphql/execution/values.js';
 import { makeServer } from 'graphql-ws';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { DomainError } from '../errors.ts';
+import { DomainError, RateLimited } from '../errors.ts';
 import { authenticate, contextFor, type ContextDeps } from '../graphql/context.ts';
 import { ErrorCode, formatError as formatGraphQLError, isClientError, TOKEN_EXPIRED, withoutSuggestions } from '../graphql/errors.ts';
 import { refusalError, type DocumentPolicy } from '../graphql/persisted-documents.ts';
@@ -34,7 +34,7 @@ import type { Viewer } from '../users/user.model.ts';
 export const CloseCode = {
   /** No token, a bad one, an expired one, a deleted or signed-out user: get a (new) token, reconnect. */
   FORBIDDEN: 4403,
-  /** Too many sockets for one user, or too many messages on one socket. Fatal for the client. */
+  /** Too many sockets for one user. Fatal for the client. */
   TOO_MANY: 4429,
   /** The server is shutting down: reconnect (to another instance). */
   GOING_AWAY: 1001,
@@ -65,8 +65,8 @@ export interface WebSocketOptions {
    * leaving the rest of the server's connections (HTTP_MAX_CONNECTIONS) to HTTP requests.
    */
   maxSockets: number;
-  /** Messages a socket may send per minute (bursts up to this many); 0: no limit. */
-  messagesPerMinute: number;
+  /** Subscriptions one user may hold at once, over all their sockets; more get QUOTA_EXCEEDED. */
+  maxSubscriptionsPerUser: number;
   clockSkewSeconds: number;
   maxTokenAgeSeconds: number;
   /** Whether changes can be heard now; new sockets are turned away with 1013 while not. */
@@ -93,6 +93,12 @@ interface Connection {
   request: http.IncomingMessage;
   viewer: Viewer | undefined;
   expiry: NodeJS.Timeout | undefined;
+  /** Operations of this socket open now (graphql-ws's own record: set at subscribe, gone at the end). */
+  subscriptions: () => number;
+  /** Set while the message being handled is over the user's operation budget: onSubscribe refuses it. */
+  refused: RateLimited | undefined;
+  /** Stops reading from the socket for `seconds` (at most MAX_THROTTLE_MS): the user is over a budget. */
+  throttle: (seconds: number) => void;
 }
 
 /** The key of connection_init's payload holding the token: `authorization` in any casing (that one first). */
@@ -102,11 +108,16 @@ function authorizationKey(params: Readonly<Record<string, unknown>> | undefined)
   return Object.keys(params).find((key) => key.toLowerCase() === 'authorization');
 }
 
-/** Subscriptions one socket may hold at once (each holds a stream; the operation count is the bound). */
-const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
 const KEEPALIVE_MS = 12_000;
 /** Retry-After of an upgrade refused because the instance holds its maximum of sockets. */
 const FULL_RETRY_AFTER_SECONDS = 5;
+/**
+ * Messages read from one socket and not handled yet. Past this many the socket is not read from
+ * (TCP pushes back on the sender) until its queue is down to a quarter of it.
+ */
+const MAX_QUEUED_MESSAGES = 16;
+/** Longest pause in reading a socket over budget: below KEEPALIVE_MS, so its pongs are read in time. */
+const MAX_THROTTLE_MS = 5_000;
 /** setTimeout's largest delay (about 24.8 days); longer token lifetimes are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -151,7 +162,12 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     return formatError({ ...json, extensions: { ...json.extensions, requestId } }, source);
   };
 
-  const refuse = (code: string, message: string) => [new GraphQLError(message, { extensions: { code } })];
+  const refuse = (code: string, message: string, details: Record<string, unknown> = {}) => [
+    new GraphQLError(message, { extensions: { ...details, code } }),
+  ];
+  const refuseDomain = (error: DomainError) => [
+    new GraphQLError(error.message, { originalError: error, extensions: { ...error.details, code: error.code } }),
+  ];
 
   const server = makeServer<Record<string, unknown>, Connection>({
     schema,
@@ -203,13 +219,24 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       }
       mine.add(conn);
       conn.viewer = viewer;
+      conn.subscriptions = () => Object.keys(ctx.subscriptions).length;
       scheduleExpiry(conn, header);
       return true;
     },
     onSubscribe(ctx, id, payload): ExecutionArgs | readonly GraphQLError[] {
       const conn = ctx.extra;
-      if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
-        return refuse('BAD_REQUEST', `At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per connection.`);
+      // Budgets first, before any parsing: the operation count (shared with the user's HTTP
+      // requests, checked as the message was taken off the queue), the user's subscriptions over
+      // all their sockets (graphql-ws has recorded this one already); the bytes to parse below.
+      if (conn.refused) return refuseDomain(conn.refused);
+      let open = 0;
+      for (const c of conn.viewer ? (byUser.get(conn.viewer.id) ?? []) : []) open += c.subscriptions();
+      if (open > options.maxSubscriptionsPerUser) {
+        return refuse(
+          ErrorCode.QUOTA_EXCEEDED,
+          `At most ${options.maxSubscriptionsPerUser} subscriptions per user at once (WS_MAX_SUBSCRIPTIONS_PER_USER); complete one first.`,
+          { limit: options.maxSubscriptionsPerUser },
+        );
       }
       // `documentId` or extensions.persistedQuery (with an empty `query`): the listed document,
       // checked against the schema and the limits when the manifest was loaded.
@@ -219,6 +246,14 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       if (resolution.kind === 'listed') {
         document = resolution.document.document;
       } else {
+        // The bytes of text to parse, from the user's parse budget (a listed document costs none).
+        try {
+          options.context.spendDocument?.(conn.request, conn.viewer?.id ?? null, Buffer.byteLength(payload.query));
+        } catch (err) {
+          if (!(err instanceof RateLimited)) throw err;
+          conn.throttle(err.retryAfterSeconds);
+          return refuseDomain(err);
+        }
         try {
           document = parse(payload.query, { maxTokens: options.maxTokens });
         } catch (err) {
@@ -292,19 +327,34 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
 
   wss.on('connection', (socket: WebSocket, request: http.IncomingMessage) => {
     sockets.add(socket);
-    const conn: Connection = { id: randomUUID(), socket, request, viewer: undefined, expiry: undefined };
-    // A token bucket: bursts of up to `messagesPerMinute`, refilled continuously.
-    const rate = options.messagesPerMinute;
-    let tokens = rate;
-    let refilled = Date.now();
-    const allow = () => {
-      if (rate === 0) return true;
-      const now = Date.now();
-      tokens = Math.min(rate, tokens + ((now - refilled) * rate) / 60_000);
-      refilled = now;
-      if (tokens < 1) return false;
-      tokens -= 1;
-      return true;
+    // Messages wait in a queue and are handled one per turn of the event loop (see pump below).
+    const queue: Buffer[] = [];
+    let pumping = false;
+    let throttled: NodeJS.Timeout | undefined;
+    const resumeIfDue = () => {
+      if (throttled === undefined && queue.length <= MAX_QUEUED_MESSAGES / 4 && socket.isPaused) socket.resume();
+    };
+    const conn: Connection = {
+      id: randomUUID(),
+      socket,
+      request,
+      viewer: undefined,
+      expiry: undefined,
+      subscriptions: () => 0,
+      refused: undefined,
+      throttle: (seconds) => {
+        // Whatever else the client sends waits in its own TCP buffers, at no cost here, until the budget has room again.
+        socket.pause();
+        clearTimeout(throttled);
+        throttled = setTimeout(
+          () => {
+            throttled = undefined;
+            resumeIfDue();
+          },
+          Math.min(seconds * 1000, MAX_THROTTLE_MS),
+        );
+        throttled.unref();
+      },
     };
 
     let alive = true;
@@ -333,22 +383,57 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
             socket.send(data, (err) => (err ? reject(err) : resolve()));
           }),
         close: (code, reason) => close(socket, code ?? 1000, reason ?? ''),
-        onMessage: (cb) =>
-          socket.on('message', (data: Buffer) => {
-            if (!allow()) {
-              close(socket, CloseCode.TOO_MANY, `too many messages: at most ${rate} a minute`);
-              return;
+        onMessage: (cb) => {
+          /**
+           * Handles the queued messages in order, one per turn of the event loop: a socket with a
+           * burst of messages to parse cannot hold the process while other sockets, other users'
+           * requests and the LISTEN heartbeat wait. Every message after connection_init is one
+           * operation of the user's budget (RATE_LIMIT_PER_MINUTE, shared with their HTTP
+           * requests); over it, a subscribe is refused with RATE_LIMITED (by onSubscribe, which
+           * graphql-ws calls synchronously from `cb`) and the socket is not read until the budget
+           * has room again.
+           */
+          const pump = async () => {
+            pumping = true;
+            try {
+              for (let data = queue.shift(); data !== undefined; data = queue.shift()) {
+                resumeIfDue();
+                if (conn.viewer && options.context.rateLimit) {
+                  await options.context.rateLimit(request, conn.viewer.id).catch((err: unknown) => {
+                    if (!(err instanceof RateLimited)) throw err;
+                    conn.refused = err;
+                    conn.throttle(err.retryAfterSeconds);
+                  });
+                }
+                if (socket.readyState !== socket.OPEN) break;
+                cb(data.toString('utf8')).catch((err: unknown) => {
+                  logger.error({ err, connectionId: conn.id }, 'WebSocket message handling failed');
+                  close(socket, CloseCode.INTERNAL_ERROR, 'internal server error');
+                });
+                conn.refused = undefined;
+                await new Promise((resolve) => setImmediate(resolve));
+              }
+            } finally {
+              pumping = false;
             }
-            cb(data.toString('utf8')).catch((err: unknown) => {
-              logger.error({ err, connectionId: conn.id }, 'WebSocket message handling failed');
-              close(socket, CloseCode.INTERNAL_ERROR, 'internal server error');
-            });
-          }),
+          };
+          socket.on('message', (data: Buffer) => {
+            queue.push(data);
+            if (queue.length >= MAX_QUEUED_MESSAGES) socket.pause();
+            if (!pumping)
+              pump().catch((err: unknown) => {
+                logger.error({ err, connectionId: conn.id }, 'WebSocket message handling failed');
+                close(socket, CloseCode.INTERNAL_ERROR, 'internal server error');
+              });
+          });
+        },
       },
       conn,
     );
     socket.once('close', (code, reason) => {
       clearInterval(keepAlive);
+      clearTimeout(throttled);
+      queue.length = 0;
       sockets.delete(socket);
       closed(code, reason.toString()).catch((err: unknown) => logger.error({ err }, 'WebSocket cleanup failed'));
     });
