@@ -15,10 +15,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import WebSocket from 'ws';
 import { createAuth } from '../src/auth/auth.ts';
 import { parseConfig, projectRoot } from '../src/config.ts';
 import { freePort } from '../src/db/embedded.ts';
@@ -26,8 +28,12 @@ import { benchDatabase } from './database.ts';
 
 const USERS = 1000;
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
+/** Which cases run (comma-separated); all by default. */
+const CASES = new Set((process.env['BENCH_LIMITS_CASES'] ?? 'isolation,capacity,ws-flood').split(',').map((c) => c.trim()));
 const log = (message: string) => console.error(`[bench:limits] ${message}`);
 const cleanups: Array<() => unknown> = [];
+/** Lines the server logged (warnings and errors), by message. */
+const serverWarnings = new Map<string, number>();
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -61,9 +67,23 @@ async function main() {
   const child: ChildProcess = spawn(process.execPath, ['src/index.ts'], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   cleanups.push(() => child.kill('SIGTERM'));
+  // The server's warnings (LOG_LEVEL=warn), counted by message: e.g. a lost LISTEN connection.
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) {
+      try {
+        const entry = JSON.parse(line) as { msg?: unknown; res?: { statusCode?: number }; req?: { url?: string } };
+        tally(serverWarnings, `${String(entry.msg)}${entry.res ? ` ${entry.res.statusCode} ${entry.req?.url}` : ''}`);
+      } catch {
+        tally(serverWarnings, line);
+      }
+    }
+  });
   for (let i = 0; ; i++) {
     if (i > 300) throw new Error('server did not become ready');
     if (
@@ -113,6 +133,15 @@ async function main() {
     return performance.now() - started;
   };
 
+  if (CASES.has('isolation')) await isolation(post, tokens);
+  if (CASES.has('capacity')) await capacity(serverUrl, tokens);
+  if (CASES.has('ws-flood')) await wsFlood(serverUrl, tokens);
+}
+
+type Post = (token: string, query: string) => Promise<number>;
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+async function isolation(post: Post, tokens: string[]) {
   // 1. Isolation. Just under GRAPHQL_MAX_COST (5000): two full pages with totalCount and owners.
   const F = 'id title description completed priority dueAt createdAt updatedAt owner { id email name }';
   const heavy = `{ a: tasks(first: 100) { totalCount nodes { ${F} } } b: tasks(first: 100, orderBy: CREATED_AT_ASC) { totalCount nodes { ${F} } } c: tasks(first: 50) { edges { cursor node { id title } } } }`;
@@ -135,12 +164,13 @@ async function main() {
   }
   stop = true;
   await Promise.all(loops);
-  const ms = (v: number) => `${v.toFixed(1)} ms`;
   console.log(`isolation: heavy (3 in parallel) p50 ${ms(percentile(heavyTimes, 50))}, n=${heavyTimes.length}`);
   console.log(
     `isolation: another user's small query p50 ${ms(percentile(smallTimes, 50))} p95 ${ms(percentile(smallTimes, 95))} max ${ms(Math.max(...smallTimes))}`,
   );
+}
 
+async function capacity(serverUrl: string, tokens: string[]) {
   // 2. Capacity: 1,000 users at 1 request/s each.
   let next = 0;
   const result = await autocannon({
@@ -173,3 +203,117 @@ main()
   .finally(async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   });
+
+interface Socket {
+  ws: WebSocket;
+  /** Resolves once connection_ack arrives (rejects if the socket closes first). */
+  acked: Promise<void>;
+  closed: Promise<{ code: number; reason: string }>;
+  close?: { code: number; reason: string };
+}
+
+function openSocket(url: string, token: string, onMessage: (message: { type: string; id?: string; payload?: unknown }) => void = () => {}): Socket {
+  const ws = new WebSocket(url, 'graphql-transport-ws');
+  const socket = { ws } as Socket;
+  socket.closed = new Promise((resolve) =>
+    ws.on('close', (code, reason) => {
+      socket.close = { code, reason: reason.toString() };
+      resolve(socket.close);
+    }),
+  );
+  socket.acked = new Promise((resolve, reject) => {
+    ws.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { type: string; id?: string; payload?: unknown };
+      if (message.type === 'connection_ack') resolve();
+      onMessage(message);
+    });
+    void socket.closed.then((c) => reject(new Error(`closed ${c.code} ${c.reason}`)));
+  });
+  socket.acked.catch(() => {});
+  ws.on('error', () => {});
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+  return socket;
+}
+
+/** What another user sees while one attacks: latency of a small query, errors by status. */
+function victimLoop(serverUrl: string, token: string) {
+  const times: number[] = [];
+  const errors = new Map<string, number>();
+  let stop = false;
+  const done = (async () => {
+    while (!stop) {
+      const started = performance.now();
+      try {
+        const res = await fetch(`${serverUrl}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: '{ me { id } }' }),
+        });
+        const text = await res.text();
+        if (res.status !== 200 || text.includes('"errors"')) errors.set(String(res.status), (errors.get(String(res.status)) ?? 0) + 1);
+      } catch (err) {
+        errors.set(String((err as Error).message), (errors.get(String((err as Error).message)) ?? 0) + 1);
+      }
+      times.push(performance.now() - started);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await done;
+      const count = [...errors.values()].reduce((a, b) => a + b, 0);
+      return (
+        `p50 ${ms(percentile(times, 50))} p95 ${ms(percentile(times, 95))} max ${ms(Math.max(...times))}, n=${times.length}, ` +
+        `errors ${count}${count ? ` ${JSON.stringify(Object.fromEntries(errors))}` : ''}`
+      );
+    },
+  };
+}
+
+const tally = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+
+/** Runs bench/attacker.ts in a worker thread; resolves with what it posts last. */
+function attack(task: Record<string, unknown>): { started: Promise<void>; done: Promise<Record<string, unknown>> } {
+  const worker = new Worker(new URL('./attacker.ts', import.meta.url), { workerData: task });
+  let started: () => void = () => {};
+  const startedP = new Promise<void>((resolve) => (started = resolve));
+  const done = new Promise<Record<string, unknown>>((resolve, reject) => {
+    worker.on('message', (m: Record<string, unknown>) => (m['started'] ? started() : resolve(m)));
+    worker.on('error', reject);
+    worker.on('exit', (code) => reject(new Error(`the attacker exited with ${code}`)));
+  });
+  cleanups.push(() => worker.terminate());
+  return { started: startedP, done };
+}
+
+/**
+ * Attack 1 of issue 19: one user's 20 sockets each send 600 `subscribe` messages of 25 KB (4,990
+ * fields to parse and validate). Another user's `{ me { id } }` is timed throughout, and another
+ * user's socket must stay open (before the budgets, every socket was closed with 1013 once the
+ * LISTEN heartbeat missed its bound). Reports what the attacker got back, by code.
+ */
+async function wsFlood(serverUrl: string, tokens: string[]) {
+  const url = `${serverUrl.replace(/^http/, 'ws')}/graphql`;
+  const SOCKETS = 20;
+  const MESSAGES = 600;
+  const query = `subscription { taskEvents { ${'kind '.repeat(4990)}} }`;
+  const bystander = openSocket(url, tokens[2]!);
+  await bystander.acked;
+  bystander.ws.send(JSON.stringify({ id: 'b', type: 'subscribe', payload: { query: 'subscription { taskEvents { kind } }' } }));
+
+  const attacker = attack({ kind: 'ws-flood', url, token: tokens[USERS - 20]!, sockets: SOCKETS, messages: MESSAGES, query });
+  await attacker.started;
+  const victim = victimLoop(serverUrl, tokens[3]!);
+  const result = await attacker.done;
+  const victimSummary = await victim.stop();
+  console.log(
+    `ws-flood: attacker's ${SOCKETS * MESSAGES} subscribes of ${(Buffer.byteLength(query) / 1024).toFixed(0)} KiB over ${SOCKETS} sockets, ` +
+      `${String(result['seconds'])} s: answers ${JSON.stringify(result['answers'])}, sockets ${JSON.stringify(result['closes'])}`,
+  );
+  console.log(`ws-flood: another user's socket ${bystander.close ? `closed ${bystander.close.code} ${bystander.close.reason}` : 'still open'}`);
+  console.log(`ws-flood: another user's { me { id } } during the flood: ${victimSummary}`);
+  console.log(`ws-flood: server warnings ${JSON.stringify(Object.fromEntries(serverWarnings))}`);
+  serverWarnings.clear();
+  bystander.ws.terminate();
+}
