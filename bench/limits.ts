@@ -239,9 +239,9 @@ function openSocket(url: string, token: string, onMessage: (message: { type: str
 function victimLoop(serverUrl: string, token: string) {
   const times: number[] = [];
   const errors = new Map<string, number>();
-  let stop = false;
+  const state = { stop: false };
   const done = (async () => {
-    while (!stop) {
+    while (!state.stop) {
       const started = performance.now();
       try {
         const res = await fetch(`${serverUrl}/graphql`, {
@@ -250,9 +250,9 @@ function victimLoop(serverUrl: string, token: string) {
           body: JSON.stringify({ query: '{ me { id } }' }),
         });
         const text = await res.text();
-        if (res.status !== 200 || text.includes('"errors"')) errors.set(String(res.status), (errors.get(String(res.status)) ?? 0) + 1);
+        if (res.status !== 200 || text.includes('"errors"')) tally(errors, String(res.status));
       } catch (err) {
-        errors.set(String((err as Error).message), (errors.get(String((err as Error).message)) ?? 0) + 1);
+        tally(errors, (err as Error).message);
       }
       times.push(performance.now() - started);
       await new Promise((r) => setTimeout(r, 50));
@@ -260,7 +260,7 @@ function victimLoop(serverUrl: string, token: string) {
   })();
   return {
     async stop() {
-      stop = true;
+      state.stop = true;
       await done;
       const count = [...errors.values()].reduce((a, b) => a + b, 0);
       return (

@@ -419,8 +419,8 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     rateLimit: {
       // Far above what a person using an app sends; off by default only under NODE_ENV=test.
       perMinute: e.RATE_LIMIT_PER_MINUTE ?? (e.NODE_ENV === 'test' ? 0 : 600),
-      // About a second of parsing a minute for the costliest documents there are (5 us a byte on
-      // a busy core); a few hundred times what an app's own operations send.
+      // At most about 2.5 s of parsing a minute (0.3 s at once) for the costliest documents there
+      // are (5 us a byte on a busy core); over a thousand of an app's own operations a minute.
       bytesPerMinute: e.RATE_LIMIT_BYTES_PER_MINUTE ?? (e.NODE_ENV === 'test' ? 0 : 512 * 1024),
       store: e.RATE_LIMIT_STORE,
       redisUrl: e.REDIS_URL,
