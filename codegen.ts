@@ -28,7 +28,7 @@ const config: CodegenConfig = {
           Task: '../../tasks/task.model.ts#TaskRecord',
           TaskConnection: '../../tasks/task.model.ts#TaskPage',
           TaskEdge: '../../tasks/task.model.ts#TaskEdgeRecord',
-          TaskEvent: '../../tasks/task.service.ts#TaskEventRecord',
+          TaskEvent: '../../tasks/task.feed.ts#TaskEventRecord',
           User: '../../users/user.model.ts#UserRecord',
         },
         optionalResolveType: true,

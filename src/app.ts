@@ -146,8 +146,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger);
     cleanups.push(() => withDeadline(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
     const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, logger);
-    // Live updates: the LISTEN connection (connected with the rest of start-up) and task events.
-    const live = startLive(config, dbUrl, users, logger);
+    // Live updates: the task feed and the LISTEN connection (connected with the rest of start-up).
+    const live = startLive(config, dbUrl, db, users, logger);
     cleanups.push(() => live.stop());
 
     let isReady = false;

@@ -108,6 +108,12 @@ export interface Config {
    * allows (src/http/capacity.ts).
    */
   httpMaxConnections: number | undefined;
+  taskEvents: {
+    /** How long task changes are kept, and `taskEvents(after:)` cursors accepted. */
+    retentionSeconds: number;
+    /** How often an instance with subscribers reads the change log for them. */
+    pollIntervalMs: number;
+  };
 }
 
 export type LogLevel = z.infer<typeof logLevel>;
@@ -212,6 +218,8 @@ const envSchema = z.object({
   PERSISTED_DOCUMENTS_ONLY: boolean,
   RATE_LIMIT_BYTES_PER_MINUTE: z.coerce.number().int().min(0).optional(),
   WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(50),
+  TASK_EVENTS_RETENTION_SECONDS: z.coerce.number().int().min(1).max(366 * 86_400).default(86_400),
+  TASK_EVENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(5).max(10_000).default(20),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -437,6 +445,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER, maxSubscriptionsPerUser: e.WS_MAX_SUBSCRIPTIONS_PER_USER },
     rateLimitKeyPrefix: e.RATE_LIMIT_KEY_PREFIX,
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
+    taskEvents: { retentionSeconds: e.TASK_EVENTS_RETENTION_SECONDS, pollIntervalMs: e.TASK_EVENTS_POLL_INTERVAL_MS },
   };
 }
 

@@ -51,6 +51,18 @@ export class BadInput extends DomainError {
   }
 }
 
+/**
+ * A position in the live feed (a `taskEvents` cursor) older than the changes kept: what happened
+ * since cannot be told any more. The client refetches, then subscribes without a cursor.
+ */
+export class CursorExpired extends DomainError {
+  override name = 'CursorExpired';
+  readonly code = 'CURSOR_EXPIRED';
+  constructor(message = 'This cursor is older than the changes kept: refetch, then subscribe without `after`.') {
+    super(message);
+  }
+}
+
 /** A write lost a race: the caller's view of the thing is out of date. */
 export class Conflict extends DomainError {
   override name = 'Conflict';

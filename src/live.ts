@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { GraphQLSchema } from 'graphql';
+import type { Kysely } from 'kysely';
 import type { Config } from './config.ts';
 import { PgListener } from './db/listener.ts';
 import type { ContextDeps } from './graphql/context.ts';
@@ -7,19 +8,20 @@ import { operationRules } from './graphql/limits.ts';
 import type { DocumentPolicy } from './graphql/persisted-documents.ts';
 import { CloseCode, createLiveSockets, type LiveSockets } from './http/websocket.ts';
 import type { Logger } from './logger.ts';
-import { TASK_EVENTS_CHANNEL, TaskEventBus } from './tasks/task.events.ts';
+import { TaskChangeLog } from './tasks/task.change-log.ts';
+import { TaskFeed } from './tasks/task.feed.ts';
 import { onUserEvents, USER_EVENTS_CHANNEL } from './users/user.events.ts';
 import type { UserDirectory } from './users/user.directory.ts';
 
 /**
- * Wiring of live updates (app.ts's helper, at its level): the instance's one LISTEN connection,
- * the task event bus behind subscriptions, the user events that keep every instance's user cache
- * and open sockets honest, and the WebSocket endpoint.
+ * Wiring of live updates (app.ts's helper, at its level): the task feed behind subscriptions (it
+ * reads the task change log), the instance's one LISTEN connection with the user events that keep
+ * every instance's user cache and open sockets honest, and the WebSocket endpoint.
  */
 export interface Live {
   /** Task changes for TaskService.events(), through the context. */
-  changes: TaskEventBus;
-  /** Connects the LISTEN connection (start-up; rejects while the database is unreachable). */
+  changes: TaskFeed;
+  /** Connects the LISTEN connection and starts pruning the change log (start-up, after migrations; rejects while the database is unreachable). */
   connect(): Promise<void>;
   /**
    * Starts serving WebSockets on the HTTP server (before it listens), at most `maxSockets` at once,
@@ -32,14 +34,21 @@ export interface Live {
 /** Sign-out is told a moment before a deletion (Better Auth deletes sessions first): say the right reason. */
 const SIGN_OUT_GRACE_MS = 250;
 
-export function startLive(config: Config, databaseUrl: string, users: UserDirectory, logger: Logger): Live {
+export function startLive(config: Config, databaseUrl: string, db: Pick<Kysely<object>, 'executeQuery'>, users: UserDirectory, logger: Logger): Live {
   const log = logger.child({ component: 'live' });
   const listener = new PgListener(databaseUrl, {
-    channels: [TASK_EVENTS_CHANNEL, USER_EVENTS_CHANNEL],
+    channels: [USER_EVENTS_CHANNEL],
     logger: log,
     connectTimeoutMs: config.db.connectTimeoutMs,
   });
-  const changes = new TaskEventBus(listener, log);
+  const changes = new TaskFeed({
+    log: new TaskChangeLog(db),
+    logger: log,
+    pollIntervalMs: config.taskEvents.pollIntervalMs,
+    retentionSeconds: config.taskEvents.retentionSeconds,
+    // While user events cannot be heard (a deleted user's socket would stay open), no new subscription.
+    isLive: () => listener.up,
+  });
   let sockets: LiveSockets | undefined;
   const signOuts = new Map<string, NodeJS.Timeout>();
 
@@ -59,13 +68,19 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
     }
   });
   listener.onState((up) => {
-    // Whatever was notified while deaf is lost: cached users may be stale, subscribers missed events.
+    // Whatever was notified while deaf is lost: cached users may be stale. Sockets are closed (1013)
+    // and subscriptions ended, so that clients come back (resuming with their cursors) once it is up.
     users.forgetAll();
-    if (!up) sockets?.closeAll(CloseCode.TRY_AGAIN_LATER, 'try again later');
+    if (up) return;
+    changes.interrupt();
+    sockets?.closeAll(CloseCode.TRY_AGAIN_LATER, 'try again later');
   });
   return {
     changes,
-    connect: () => listener.start(),
+    async connect() {
+      await listener.start();
+      changes.startPruning();
+    },
     serve(httpServer, schema, context, maxSockets, documents) {
       sockets = createLiveSockets({
         httpServer,
@@ -90,6 +105,7 @@ export function startLive(config: Config, databaseUrl: string, users: UserDirect
     async stop() {
       for (const timer of signOuts.values()) clearTimeout(timer);
       await sockets?.stop();
+      await changes.stop();
       await listener.stop();
     },
   };

@@ -73,7 +73,13 @@ describe('two instances on one database', () => {
     await eventually(() => (events(aliceSub).length > 0 ? true : undefined), 5_000, 'the event on A');
     expect(aliceSub.arrivals.at(-1)! - committed).toBeLessThan(1_000);
     expect(events(aliceSub)).toEqual([
-      { kind: 'CREATED', taskId: createTask.id, task: { id: createTask.id, title: 'made on B', completed: false, owner: { id: alice.id } } },
+      {
+        kind: 'CREATED',
+        taskId: createTask.id,
+        version: 1,
+        cursor: expect.any(String) as unknown,
+        task: { id: createTask.id, title: 'made on B', completed: false, owner: { id: alice.id } },
+      },
     ]);
 
     // Bob's own change comes through on both instances after Alice's: hers never reached him.

@@ -16,6 +16,8 @@ export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   /** A write conflict (e.g. a stale `expectedVersion`). */
   CONFLICT: 'CONFLICT',
+  /** `taskEvents(after:)` with a cursor older than TASK_EVENTS_RETENTION_SECONDS: refetch, subscribe without it. */
+  CURSOR_EXPIRED: 'CURSOR_EXPIRED',
   /** Over a rate limit: HTTP 429 and `Retry-After`. */
   RATE_LIMITED: 'RATE_LIMITED',
   /**

@@ -2,7 +2,7 @@ import { Unauthenticated } from '../errors.ts';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
 import { encodeCursor } from './task.cursor.ts';
 import { priorityName } from './task.model.ts';
-import type { TaskEventRecord } from './task.service.ts';
+import type { TaskEventRecord } from './task.feed.ts';
 
 /** Thin: read the arguments, call the service, return. Rules live in TaskService. */
 export const taskResolvers: Resolvers = {
@@ -17,7 +17,7 @@ export const taskResolvers: Resolvers = {
   },
   Subscription: {
     taskEvents: {
-      subscribe: (_parent, _args, { tasks }) => tasks.events(),
+      subscribe: (_parent, { after }, { tasks }) => tasks.events(after),
       // Each event is already what the client gets; its task fields resolve as in a query.
       resolve: (event: TaskEventRecord) => event,
     },

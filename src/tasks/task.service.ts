@@ -10,7 +10,7 @@ import {
   type TaskRecord,
   type TaskUpdateInput,
 } from './task.model.ts';
-import type { TaskChange, TaskChangeKind, TaskChangeStream } from './task.events.ts';
+import type { TaskEventRecord, TaskEventStream } from './task.feed.ts';
 import type { TaskChanges, TaskRepository } from './task.repository.ts';
 import * as valid from './task.validation.ts';
 import type { Viewer } from '../users/user.model.ts';
@@ -122,67 +122,22 @@ export class TaskService {
   }
 
   /**
-   * The viewer's task changes as they are committed, from any instance. Each change is re-read as
-   * the viewer (owner in the WHERE, as every query): a task read back as missing was deleted since
-   * (its DELETED event follows) and is skipped. Ends with ServiceUnavailable when changes may have
-   * been missed: the client subscribes again and refetches.
+   * The viewer's task changes as they are committed, from any instance and any writer: after the
+   * event whose cursor is `after`, or from now on (see TaskFeed.subscribe for the refusals).
    */
-  events(): AsyncIterableIterator<TaskEventRecord> {
+  async events(after?: string | null): Promise<TaskEventStream> {
     const ownerId = this.#ownerId();
     if (!this.#changes) throw new ServiceUnavailable('Live updates are not available on this server.');
-    const source = this.#changes.subscribe(ownerId);
-    const read = (change: TaskChange) => sharedRead(change, ownerId, () => this.#repo.findOwned(ownerId, change.taskId));
-    const next = async (): Promise<IteratorResult<TaskEventRecord>> => {
-      for (;;) {
-        const step = await source.next();
-        if (step.done) return { done: true, value: undefined };
-        const change = step.value;
-        // Streams are per owner; this keeps the service safe on its own.
-        if (change.ownerId !== ownerId) continue;
-        if (change.kind === 'DELETED') return { done: false, value: { kind: 'DELETED', taskId: change.taskId, task: null } };
-        const task = await read(change);
-        if (task) return { done: false, value: { kind: change.kind, taskId: change.taskId, task } };
-      }
-    };
-    // By hand rather than an async generator, so that return() ends a stream waiting for events.
-    return {
-      next,
-      return: async () => {
-        await source.return();
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#changes.subscribe(ownerId, after ?? undefined);
   }
 }
 
-/** Where TaskService.events() gets its changes (TaskEventBus). */
+/** Where TaskService.events() gets its changes (TaskFeed). */
 export interface TaskChangeSource {
-  subscribe(ownerId: string): TaskChangeStream;
+  subscribe(ownerId: string, after?: string): Promise<TaskEventStream>;
 }
 
-/** A change as a subscriber receives it; `task` is null for DELETED. */
-export interface TaskEventRecord {
-  kind: TaskChangeKind;
-  taskId: string;
-  task: TaskRecord | null;
-}
-
-/**
- * One notification reaches all of its owner's open subscriptions (5 tabs, 5 sockets) as the same
- * object: they share one re-read. Keyed by the reader too, so a read is only ever shared between
- * subscriptions of the same viewer.
- */
-const reads = new WeakMap<TaskChange, { ownerId: string; task: Promise<TaskRecord | undefined> }>();
-function sharedRead(change: TaskChange, ownerId: string, load: () => Promise<TaskRecord | undefined>): Promise<TaskRecord | undefined> {
-  const hit = reads.get(change);
-  if (hit?.ownerId === ownerId) return hit.task;
-  const task = load();
-  reads.set(change, { ownerId, task });
-  return task;
-}
+export type { TaskEventRecord };
 
 function filterValues(filter: TaskFilterInput | null | undefined): TaskFilterValues {
   if (!filter) return {};

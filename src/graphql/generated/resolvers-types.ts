@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { TaskRecord, TaskPage, TaskEdgeRecord } from '../../tasks/task.model.ts';
-import type { TaskEventRecord } from '../../tasks/task.service.ts';
+import type { TaskEventRecord } from '../../tasks/task.feed.ts';
 import type { UserRecord } from '../../users/user.model.ts';
 import type { Context } from '../context.ts';
 export type Maybe<T> = T | null;
@@ -119,12 +119,34 @@ export type QueryTasksArgs = {
 export type Subscription = {
   __typename?: 'Subscription';
   /**
-   * Changes to the signed-in user's own tasks, never anyone else's, from the moment of subscribing.
-   * Events missed while the server could not hear the database are not replayed: the operation then
-   * ends with an error `SERVICE_UNAVAILABLE` (or the socket closes with 1013), and the client should
-   * subscribe again and refetch its lists.
+   * Changes to the signed-in user's own tasks, never anyone else's, made through any instance of the
+   * API or directly in the database. Live, events arrive as their transactions commit. What is read in
+   * one go (changes that committed within a few milliseconds of each other, or those missed while
+   * away) arrives in the order the transactions first wrote (for changes made one after another: the
+   * order they were made), the changes of one transaction in the order they were made.
+   *
+   * Without `after`, starts at the present. With `after` (the `cursor` of the last event received),
+   * first delivers every change committed after that event, exactly once (including those of
+   * transactions that began before it and committed after it), then continues live with no gap and
+   * no duplicate. After a dropped connection, a restart of the server (the socket closes with 1001),
+   * or an interruption (the operation ends with `SERVICE_UNAVAILABLE`, or the socket closes with
+   * 1013), subscribe again with the last cursor: nothing is lost.
+   *
+   * Errors: `BAD_USER_INPUT` for an `after` that is not a cursor of this user's events;
+   * `CURSOR_EXPIRED` for one older than the changes kept (TASK_EVENTS_RETENTION_SECONDS): refetch
+   * your lists, then subscribe without `after`.
    */
   taskEvents: TaskEvent;
+};
+
+
+/**
+ * The live entry points of the API, served over WebSocket (protocol `graphql-transport-ws`) on the
+ * same `/graphql` path. The token travels in the `connection_init` payload:
+ * `{ "authorization": "Bearer <jwt>" }`.
+ */
+export type SubscriptionTaskEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** Something a user has to do. Only its owner can see or change it. */
@@ -177,15 +199,34 @@ export type TaskEdge = {
   node: Task;
 };
 
-/** A change to one of the signed-in user's tasks, made through any instance of the API. */
+/**
+ * A change to one of the signed-in user's tasks, made by anyone who can write them: through any
+ * instance of the API, or directly in the database.
+ */
 export type TaskEvent = {
   __typename?: 'TaskEvent';
+  /**
+   * Where this event stands in the feed, as an opaque string: pass it as `taskEvents(after:)` to get
+   * every change after this one, exactly once, after a reconnect. Valid for
+   * TASK_EVENTS_RETENTION_SECONDS (one day by default) and only for the user it was sent to.
+   */
+  cursor: Scalars['String']['output'];
   /** What happened. */
   kind: TaskEventKind;
-  /** The task as it is now, read with the same checks as `Query.task`; null for DELETED. */
+  /**
+   * The task as it is now (which may be a later version than `version`), read with the same checks as
+   * `Query.task`; null for DELETED, and when the task has been deleted since.
+   */
   task?: Maybe<Task>;
   /** The id of the task that changed. */
   taskId: Scalars['ID']['output'];
+  /**
+   * The version this change produced (CREATED: 1, UPDATED: the new version), or for DELETED the
+   * version that was deleted. Changes of one task made in separate transactions that committed close
+   * together can arrive out of version order: a client that has already seen a higher version of the
+   * task drops this event as stale.
+   */
+  version: Scalars['Int']['output'];
 };
 
 /** What happened to a task. */
@@ -413,7 +454,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
 };
 
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
-  taskEvents?: SubscriptionResolver<ResolversTypes['TaskEvent'], "taskEvents", ParentType, ContextType>;
+  taskEvents?: SubscriptionResolver<ResolversTypes['TaskEvent'], "taskEvents", ParentType, ContextType, Partial<SubscriptionTaskEventsArgs>>;
 };
 
 export type TaskResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Task'] = ResolversParentTypes['Task']> = {
@@ -442,9 +483,11 @@ export type TaskEdgeResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type TaskEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskEvent'] = ResolversParentTypes['TaskEvent']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['TaskEventKind'], ParentType, ContextType>;
   task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType>;
   taskId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
