@@ -81,7 +81,7 @@ class Cluster {
 /** TaskFeed's rule: where a reader at `p` stands after `last` of a read with snapshot `s`, nothing from `next` on. */
 function positionAfter(p: FeedPosition, s: FeedPosition, last: Row | undefined, next: Row | undefined): FeedPosition {
   if (!next) return union(p, s);
-  if (last && last.xid === next.xid) return mix(p, s, last.xid, last.id);
+  if (last?.xid === next.xid) return mix(p, s, last.xid, last.id);
   return mix(p, s, next.xid);
 }
 

@@ -170,10 +170,10 @@ describe('taskEvents(after:)', () => {
       await newer.query('begin');
       await newer.query(`update task set title = 'y in the newer transaction', version = version + 1 where id = $1`, [y.id]);
       const [olderXid, newerXid] = await Promise.all([
-        older.query('select pg_current_xact_id()::text as x'),
-        newer.query('select pg_current_xact_id()::text as x'),
+        older.query<{ x: string }>('select pg_current_xact_id()::text as x'),
+        newer.query<{ x: string }>('select pg_current_xact_id()::text as x'),
       ]);
-      expect(BigInt(olderXid.rows[0].x as string)).toBeLessThan(BigInt(newerXid.rows[0].x as string));
+      expect(BigInt(olderXid.rows[0]!.x)).toBeLessThan(BigInt(newerXid.rows[0]!.x));
       await newer.query('commit');
 
       // The newer one is delivered while the older is still open...

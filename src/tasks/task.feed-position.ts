@@ -50,8 +50,8 @@ function indexOf(xs: readonly number[], x: number): number {
   let hi = xs.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const v = xs[mid]!;
-    if (v === x) return mid;
+    const v = xs[mid];
+    if (v === undefined || v === x) return v === undefined ? -1 : mid;
     if (v < x) lo = mid + 1;
     else hi = mid - 1;
   }
@@ -201,9 +201,9 @@ export function encodeCursor(p: FeedPosition, tag: Buffer): string {
   writeVarint(out, p.xmax);
   writeVarint(out, p.xip.length);
   let previous = p.xmax;
-  for (let i = p.xip.length - 1; i >= 0; i--) {
-    writeVarint(out, previous - p.xip[i]!);
-    previous = p.xip[i]!;
+  for (const x of [...p.xip].reverse()) {
+    writeVarint(out, previous - x);
+    previous = x;
   }
   writeVarint(out, p.partial.size);
   p.xip.forEach((x, i) => {
@@ -257,9 +257,10 @@ export function decodeCursor(cursor: string, tag: Buffer): DecodedCursor {
   for (let i = 0; i < partials; i++) {
     const index = varint();
     const done = varint();
-    if (index === undefined || done === undefined || index <= lastIndex || index >= count || done === 0) return malformed;
+    const x = index === undefined ? undefined : xip[index];
+    if (index === undefined || x === undefined || done === undefined || index <= lastIndex || done === 0) return malformed;
     lastIndex = index;
-    partial.set(xip[index]!, done);
+    partial.set(x, done);
   }
   if (at !== bytes.length) return malformed;
   // Only now, so that garbage is called malformed rather than foreign.

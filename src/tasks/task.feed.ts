@@ -76,7 +76,7 @@ class FeedEvent implements TaskEventRecord {
  */
 function positionAfter(p: FeedPosition, s: FeedPosition, last: ChangeRow | undefined, next: ChangeRow | undefined): FeedPosition {
   if (!next) return union(p, s);
-  if (last && last.xid === next.xid) return mix(p, s, last.xid, last.id);
+  if (last?.xid === next.xid) return mix(p, s, last.xid, last.id);
   return mix(p, s, next.xid);
 }
 
@@ -255,7 +255,7 @@ export class TaskFeed {
           this.interrupt('Live updates are unavailable right now; subscribe again with the cursor of the last event you received.');
         }
       }
-      if (more || this.#stopped || this.#count === 0) continue;
+      if (more || this.#count === 0) continue;
       const wait = this.#interval - (Date.now() - started);
       if (wait > 0) {
         await new Promise<void>((resolve) => {
@@ -289,7 +289,8 @@ export class TaskFeed {
       rows.push(row);
     }
     for (const [ownerId, rows] of byOwner) {
-      const owner = this.#owners.get(ownerId)!;
+      const owner = this.#owners.get(ownerId);
+      if (!owner) continue;
       // Events for those at the head: made once, shared by all of them.
       let shared: FeedEvent[] | undefined;
       for (const s of [...owner.subscribers]) {
@@ -328,8 +329,8 @@ export class TaskFeed {
    */
   #settle(poll: { base: FeedPosition; read: ChangeRead } | undefined, head: FeedPosition): void {
     for (const s of this.#away) {
-      if (s.behind) continue;
-      const p = s.position!;
+      const p = s.position;
+      if (s.behind || !p) continue;
       if (poll) {
         if (!contains(p, poll.base)) {
           s.behind = true;
@@ -343,7 +344,8 @@ export class TaskFeed {
 
   /** A subscriber away from the head, not behind it: joins the head if it is there, or is marked behind if it lacks part of it. */
   #place(s: Subscriber, head: FeedPosition): void {
-    const p = s.position!;
+    const p = s.position;
+    if (!p) return;
     if (p !== head && !contains(p, head)) s.behind = true;
     else if (p === head || contains(head, p)) {
       s.position = undefined;
@@ -359,8 +361,9 @@ export class TaskFeed {
         due.slice(i, i + CATCH_UP_CONCURRENCY).map(async (s) => {
           const owner = this.#owners.get(s.ownerId);
           const from = s.position;
-          if (!owner || !from || s.done) return;
+          if (!owner || !from) return;
           const read = await this.#log.read(from, s.ownerId, CATCH_UP_LIMIT);
+          // Ended, or moved by someone else, while this read ran.
           if (s.position !== from || s.done) return;
           if (oldestNeeded(from) < read.prunedBelow) {
             s.fail(new CursorExpired());
@@ -374,7 +377,8 @@ export class TaskFeed {
 
   /** Gives a subscriber the rows of a read made from its position alone, and moves it on. */
   #deliverCatchUp(s: Subscriber, tag: Buffer, read: ChangeRead): void {
-    const from = s.position!;
+    const from = s.position;
+    if (!from) return;
     // Not all taken: it stays behind, at the last event it took.
     if (!s.offer(this.#events(from, read, read.rows, tag), from)) return;
     s.position = positionAfter(from, read.snapshot, read.rows.at(-1), read.next);
@@ -436,7 +440,7 @@ class Subscriber {
       taken++;
     }
     if (taken === events.length) return true;
-    this.position = taken > 0 ? events[taken - 1]!.position : from;
+    this.position = events[taken - 1]?.position ?? from;
     this.behind = true;
     return false;
   }
