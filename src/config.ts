@@ -218,7 +218,12 @@ const envSchema = z.object({
   PERSISTED_DOCUMENTS_ONLY: boolean,
   RATE_LIMIT_BYTES_PER_MINUTE: z.coerce.number().int().min(0).optional(),
   WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(50),
-  TASK_EVENTS_RETENTION_SECONDS: z.coerce.number().int().min(1).max(366 * 86_400).default(86_400),
+  TASK_EVENTS_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(366 * 86_400)
+    .default(86_400),
   TASK_EVENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(5).max(10_000).default(20),
 });
 
