@@ -1,15 +1,26 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { addTypenameSelectionDocumentTransform } from '@graphql-codegen/client-preset';
+import { Kind, type DocumentNode } from 'graphql';
 
 /**
  * `npm run codegen` regenerates every output from schema/*.graphql; CI fails when they are stale.
  * - resolver types for the server, with mappers from GraphQL types to what services return;
- * - typed documents for clients: the tests (with graphql-request) and the web example (with urql).
+ * - typed documents for clients: the tests (with graphql-request), the Node and web examples, and
+ *   for each the manifest of its documents (persisted-documents.json).
  *
  * A client of your own: copy one of the client outputs. Its `scalars` matter: without them the
  * client preset types every custom scalar (`DateTime`) as `unknown`; `strictScalars` makes
  * codegen fail when the schema gains a scalar nobody mapped.
  */
 const scalars = { DateTime: { input: 'string', output: 'string' }, ID: { input: 'string', output: 'string' } };
+
+/**
+ * Trusted documents (docs/trusted-documents.md): each client output also writes
+ * persisted-documents.json, the manifest the server loads (PERSISTED_DOCUMENTS_FILE), keyed by
+ * `sha256:<hex>`. The examples' generated documents carry only that id (`__meta__.hash`), not the
+ * text; the tests' keep the text too (they send both ways).
+ */
+const hashOnly = { hashAlgorithm: 'sha256', mode: 'replaceDocumentWithHash' } as const;
 
 const config: CodegenConfig = {
   schema: 'schema/*.graphql',
@@ -44,13 +55,25 @@ const config: CodegenConfig = {
     'examples/node/gql/': {
       documents: 'examples/node/*.graphql',
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: { fragmentMasking: false, persistedDocuments: hashOnly },
       config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars: { DateTime: 'string' }, strictScalars: true },
     },
     'examples/web/src/gql/': {
       documents: 'examples/web/src/**/*.graphql',
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: {
+        fragmentMasking: false,
+        persistedDocuments: hashOnly,
+        // Beside the hash, the operation's type and name (no text): urql checks the type of what it
+        // is asked to run (src/documents.ts).
+        onExecutableDocumentNode: (document: DocumentNode) => {
+          const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+          return operation ? { operationType: operation.operation, operationName: operation.name?.value } : undefined;
+        },
+      },
+      // urql's document cache reads __typename in results; it used to add the field to the text it
+      // sent, which it cannot do to a document it only has the hash of: the listed text carries it.
+      documentTransforms: [addTypenameSelectionDocumentTransform],
       config: {
         useTypeImports: true,
         importExtension: '.ts',

@@ -9,6 +9,12 @@
  *
  * `--temp-data`: a throwaway database (a temporary DATA_DIR, deleted afterwards) unless
  * DATABASE_URL is set; the browser tests use it.
+ *
+ * The API runs as a deployment of this app would (docs/trusted-documents.md): NODE_ENV=production
+ * (development never refuses text, so that Apollo Sandbox works) with PERSISTED_DOCUMENTS_ONLY=true
+ * and the manifest `npm run codegen` wrote for this app: it runs the app's own operations, sent by
+ * id, and nothing else. Production wants BETTER_AUTH_SECRET and BETTER_AUTH_URL: unless set, the
+ * development secret of the data folder (the one `npm start` uses there) and http://localhost:PORT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,14 +22,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import { developmentSecret } from '../../src/config.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const apiPort = Number(process.env.PORT || 4000);
 const webPort = Number(process.env.WEB_PORT || 5173);
 
-// The API accepts browser requests to /api/auth only from trusted origins; in development it
-// already trusts http://localhost:5173, and any other WEB_PORT is added here (to what the
-// environment or .env already lists).
+// The API accepts browser requests to /api/auth only from trusted origins: the app's
+// (http://localhost:WEB_PORT) is added here to what the environment or .env already lists.
 const dotenv = existsSync(path.join(root, '.env')) ? parseEnv(readFileSync(path.join(root, '.env'), 'utf8')) : {};
 const trusted = [process.env.TRUSTED_ORIGINS ?? dotenv.TRUSTED_ORIGINS, `http://localhost:${webPort}`].filter(Boolean).join(',');
 
@@ -40,9 +46,24 @@ const exited = (child: ChildProcess) =>
     else child.once('exit', (code) => resolve(code ?? 1));
   });
 
+const setting = (name: string): string | undefined => process.env[name] || dotenv[name] || undefined;
+const secret =
+  setting('BETTER_AUTH_SECRET') ??
+  developmentSecret(path.resolve(root, dataDir ?? setting('DATA_DIR') ?? '.data'), (message) => console.warn(`example: ${message}`));
+
 const api = spawn(process.execPath, ['src/index.ts'], {
   cwd: root,
-  env: { ...process.env, PORT: String(apiPort), TRUSTED_ORIGINS: trusted, ...(dataDir ? { DATA_DIR: dataDir } : {}) },
+  env: {
+    ...process.env,
+    PORT: String(apiPort),
+    TRUSTED_ORIGINS: trusted,
+    ...(dataDir ? { DATA_DIR: dataDir } : {}),
+    NODE_ENV: 'production',
+    BETTER_AUTH_SECRET: secret,
+    BETTER_AUTH_URL: setting('BETTER_AUTH_URL') ?? `http://localhost:${apiPort}`,
+    PERSISTED_DOCUMENTS_ONLY: 'true',
+    PERSISTED_DOCUMENTS_FILE: 'examples/web/src/gql/persisted-documents.json',
+  },
   stdio: ['ignore', 'inherit', 'inherit'],
   detached: true,
 });

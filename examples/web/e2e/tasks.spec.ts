@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect, test, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
+import { TaskListDocument } from '../src/gql/graphql.ts';
 
 /** A new user, signed up through the form: every test has its own account and data. */
 async function signUp(page: Page, name = 'Ada'): Promise<{ email: string; password: string }> {
@@ -21,6 +22,9 @@ async function addTask(page: Page, title: string): Promise<void> {
   await expect(page.getByRole('textbox', { name: 'New task' })).toHaveValue('');
 }
 
+/** The id codegen gave the app's task list query (the generated document carries only that). */
+const taskListId = (TaskListDocument as unknown as { __meta__: { hash: string } }).__meta__.hash;
+
 const task = (page: Page, title: string) => page.getByRole('listitem').filter({ hasText: title });
 
 /**
@@ -37,9 +41,10 @@ async function waitUntilExpired(request: APIRequestContext, token: string): Prom
   await expect
     .poll(
       async () => {
+        // By id, as the app sends it: the API runs only the app's own documents.
         const response = await request.post('/graphql', {
           headers: { authorization: `Bearer ${token}` },
-          data: { query: '{ tasks(first: 1) { totalCount } }' },
+          data: { documentId: taskListId, variables: { first: 1 } },
         });
         const body = (await response.json()) as { errors?: Array<{ extensions?: { reason?: string } }> };
         return body.errors?.[0]?.extensions?.reason;
@@ -69,6 +74,39 @@ test('a new user signs up, adds, completes and deletes tasks', async ({ page }) 
   await task(page, 'Write the report').getByRole('button', { name: 'Delete' }).click();
   await expect(page.getByRole('listitem')).toHaveText([/Buy milk/]);
   await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
+test('the app sends its operations by id, never as text, and the API refuses text (trusted documents)', async ({ page, request }) => {
+  const sent: Array<{ query?: unknown; documentId?: unknown }> = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname !== '/graphql') return;
+    if (r.method() === 'GET') {
+      const params = new URL(r.url()).searchParams;
+      sent.push({ query: params.get('query') ?? undefined, documentId: params.get('documentId') ?? undefined });
+    } else if (r.method() === 'POST') {
+      sent.push(r.postDataJSON() as { query?: unknown; documentId?: unknown });
+    }
+  });
+  const subscribes: Array<{ query?: unknown; documentId?: unknown }> = [];
+  page.on('websocket', (socket) => {
+    socket.on('framesent', ({ payload }) => {
+      const message = JSON.parse(String(payload)) as { type?: string; payload?: { query?: unknown; documentId?: unknown } };
+      if (message.type === 'subscribe' && message.payload) subscribes.push(message.payload);
+    });
+  });
+  await signUp(page);
+  await addTask(page, 'Sent by id');
+  await expect(live(page)).toBeVisible();
+  await expect.poll(() => subscribes.length).toBeGreaterThan(0);
+  expect(sent.length).toBeGreaterThan(1);
+  for (const body of [...sent, ...subscribes]) {
+    expect(body.documentId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(body.query ?? '').toBe('');
+  }
+
+  const text = await request.post('/graphql', { data: { query: '{ serverVersion }' }, headers: { 'apollo-require-preflight': 'true' } });
+  expect(text.status()).toBe(400);
+  expect(await text.json()).toMatchObject({ errors: [{ extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED' } }] });
 });
 
 test('a reload keeps the session and the tasks', async ({ page }) => {

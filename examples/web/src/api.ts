@@ -2,6 +2,7 @@ import { authExchange } from '@urql/exchange-auth';
 import { Client, cacheExchange, fetchExchange, subscriptionExchange, type CombinedError } from 'urql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { SessionExpiredError, type TokenSource } from './tokens.ts';
+import { sendById } from './documents.ts';
 
 /**
  * The server's close codes (see NOTES-live.md). graphql-ws reconnects by itself after 4403, 1001
@@ -41,9 +42,11 @@ function isAuthError(error: CombinedError): boolean {
 
 /**
  * One urql client per signed-in user: a new user gets a new client, so no cached result of the
- * previous one can show. Exchange order as in urql's docs: cache, auth, fetch, subscription.
- * Queries go out as GET (urql's default); the Authorization header also satisfies the server's
- * CSRF prevention.
+ * previous one can show. Exchange order as in urql's docs: cache, auth, fetch, subscription; sendById
+ * just before the last two.
+ * Operations go out by id, never as text (`{ documentId }`, sendById in documents.ts): the API
+ * runs only the documents this app was built with. Queries go out as GET (urql's default); the Authorization
+ * header also satisfies the server's CSRF prevention.
  */
 export function createApi(tokens: TokenSource, onSessionExpired: () => void): Api {
   const origin = window.location.origin;
@@ -141,8 +144,10 @@ export function createApi(tokens: TokenSource, onSessionExpired: () => void): Ap
           },
         };
       }),
+      sendById,
       fetchExchange,
       subscriptionExchange({
+        // `request` carries the subscription's documentId; graphql-ws requires a `query` string: empty.
         forwardSubscription: (request) => ({
           subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }),
         }),
