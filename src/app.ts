@@ -240,7 +240,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await apollo.start();
     cleanups.push(() => apollo.stop());
     // A page waits for its turn no longer than any query waits for a pooled connection.
-    const tasks = new TaskRepository(db, { concurrentPages: config.db.pageConcurrency, maxWaitMs: config.db.acquireTimeoutMs });
+    const tasks = new TaskRepository(db, {
+      concurrentPages: config.db.pageConcurrency,
+      maxWaitMs: config.db.acquireTimeoutMs,
+      quotas: config.quotas,
+    });
     const contextDeps = {
       tasks,
       verifier,

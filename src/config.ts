@@ -114,6 +114,12 @@ export interface Config {
     /** How often an instance with subscribers reads the change log for them. */
     pollIntervalMs: number;
   };
+  quotas: {
+    /** Tasks one user may store; creates past it are refused with QUOTA_EXCEEDED. */
+    maxTasksPerUser: number;
+    /** Bytes (UTF-8) of title and description one user may store, all tasks together. */
+    maxTaskTextBytesPerUser: number;
+  };
 }
 
 export type LogLevel = z.infer<typeof logLevel>;
@@ -225,6 +231,13 @@ const envSchema = z.object({
     .max(366 * 86_400)
     .default(86_400),
   TASK_EVENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(5).max(10_000).default(20),
+  MAX_TASKS_PER_USER: z.coerce.number().int().min(1).max(2_000_000_000).default(10_000),
+  MAX_TASK_TEXT_BYTES_PER_USER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(10 * 1024 * 1024),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -451,6 +464,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     rateLimitKeyPrefix: e.RATE_LIMIT_KEY_PREFIX,
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
     taskEvents: { retentionSeconds: e.TASK_EVENTS_RETENTION_SECONDS, pollIntervalMs: e.TASK_EVENTS_POLL_INTERVAL_MS },
+    quotas: { maxTasksPerUser: e.MAX_TASKS_PER_USER, maxTaskTextBytesPerUser: e.MAX_TASK_TEXT_BYTES_PER_USER },
   };
 }
 

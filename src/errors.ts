@@ -96,3 +96,12 @@ export class RateLimited extends DomainError {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/**
+ * The caller already stores as much as one user may (a number of tasks, bytes of text): waiting
+ * does not help, deleting does. `details`: `limit` (the quota's figure) and `setting` (its variable).
+ */
+export class QuotaExceeded extends DomainError {
+  override name = 'QuotaExceeded';
+  readonly code = 'QUOTA_EXCEEDED';
+}

@@ -21,8 +21,10 @@ export const ErrorCode = {
   /** Over a rate limit: HTTP 429 and `Retry-After`. */
   RATE_LIMITED: 'RATE_LIMITED',
   /**
-   * Over a quota that waiting does not refill (e.g. WS_MAX_SUBSCRIPTIONS_PER_USER): free something
-   * first. `extensions.limit` is the setting's value.
+   * Over a quota that waiting does not refill: free something first. `extensions.limit` is the
+   * setting's value. WS_MAX_SUBSCRIPTIONS_PER_USER (a subscription refused), and the storage quotas
+   * MAX_TASKS_PER_USER and MAX_TASK_TEXT_BYTES_PER_USER (nothing stored; `extensions.setting` names
+   * the variable).
    */
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   /** The database (or another dependency) is unreachable or too slow: HTTP 503 and `Retry-After`. */

@@ -12,6 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { Batcher } from '../db/batcher.ts';
 import { prepareStatement } from '../db/connection.ts';
 import { databaseError } from '../db/errors.ts';
+import { QuotaExceeded } from '../errors.ts';
 import type { CursorPosition } from './task.cursor.ts';
 import type { TaskTables } from './task.entity.ts';
 import type { TaskFilterValues, TaskOrder, TaskRecord } from './task.model.ts';
@@ -188,6 +189,22 @@ interface PageRequest {
 /** At most this many pages in one query: a bound on its parameters and on its rows (x limit). */
 const MAX_PAGE_BATCH = 64;
 
+/** How much one user may store (config.quotas). */
+export interface Quotas {
+  maxTasksPerUser: number;
+  maxTaskTextBytesPerUser: number;
+}
+
+/**
+ * A one-row FROM item that hands the quotas to the task_usage triggers (migration
+ * Migration20261216000000_task_usage) for the rest of the statement's transaction. A volatile
+ * subquery is evaluated once, before any row is written.
+ */
+const QUOTA_LIMITS =
+  sql`(select set_config('taskgraph.max_tasks', ${slot('maxTasks')}, true), set_config('taskgraph.max_text_bytes', ${slot('maxTextBytes')}, true))`.as(
+    'quota',
+  );
+
 /** Database outages become ServiceUnavailable; everything else (bugs) goes on as it is. */
 async function guarded<R>(work: Promise<R>): Promise<R> {
   try {
@@ -216,14 +233,19 @@ export type TaskPresence = { kind: 'none' } | { kind: 'foreign' } | { kind: 'own
 export class TaskRepository {
   readonly #db: Db;
   readonly #pages: Batcher<PageRequest, TaskRecord[]>;
+  readonly #quotas: Quotas;
+  /** The quotas as the statements' slots take them (set_config takes text). */
+  readonly #limits: { maxTasks: string; maxTextBytes: string };
 
   /**
    * One per application: the batcher of pages is shared by all requests. `concurrentPages`: how
    * many page queries may be in flight at once before requests wait to be batched
    * (DB_PAGE_CONCURRENCY; the rest of the pool stays free for writes and the other reads).
    */
-  constructor(db: Db, options: { concurrentPages: number; maxWaitMs: number }) {
+  constructor(db: Db, options: { concurrentPages: number; maxWaitMs: number; quotas: Quotas }) {
     this.#db = db;
+    this.#quotas = options.quotas;
+    this.#limits = { maxTasks: String(options.quotas.maxTasksPerUser), maxTextBytes: String(options.quotas.maxTaskTextBytesPerUser) };
     this.#pages = new Batcher({
       concurrency: options.concurrentPages,
       maxBatch: MAX_PAGE_BATCH,
@@ -341,34 +363,60 @@ export class TaskRepository {
     return Number(row?.count ?? 0);
   }
 
-  /** Inserts the task; undefined when the owner no longer exists (foreign key to Better Auth's "user"). */
+  /**
+   * Inserts the task; undefined when the owner no longer exists (foreign key to Better Auth's
+   * "user"). QuotaExceeded, with nothing stored, when the owner's tasks or text would pass a quota.
+   */
   async create(ownerId: string, task: NewTask): Promise<TaskRecord | undefined> {
+    // INSERT ... SELECT FROM the quota row: the triggers that count (and bound) what each user
+    // stores read the limits it sets. Values in a SELECT list carry no column type: cast them.
     const build = () =>
       this.#db
         .insertInto('task')
-        .values({
-          id: slot('id'),
-          owner_id: slot('owner'),
-          title: slot('title'),
-          description: slot('description'),
-          completed: false,
-          priority: slot('priority'),
-          due_at: slot('dueAt'),
-          created_at: sql<Date>`now()`,
-          updated_at: sql<Date>`now()`,
-          version: 1,
-        })
+        .columns(['id', 'owner_id', 'title', 'description', 'completed', 'priority', 'due_at', 'created_at', 'updated_at', 'version'])
+        .expression(
+          sql`select ${slot('id')}::uuid, ${slot('owner')}::text, ${slot('title')}::text, ${slot('description')}::text, false,
+            ${slot('priority')}::int2, ${slot('dueAt')}::timestamptz, now(), now(), 1 from ${QUOTA_LIMITS}`,
+        )
         .returning(columns);
     // UUIDv7: time-ordered, so new rows append to the primary-key index.
-    const values = { id: uuidv7(), owner: ownerId, title: task.title, description: task.description, priority: task.priority, dueAt: task.dueAt };
+    const values = {
+      id: uuidv7(),
+      owner: ownerId,
+      title: task.title,
+      description: task.description,
+      priority: task.priority,
+      dueAt: task.dueAt,
+      ...this.#limits,
+    };
     try {
       return (await run(this.#db, 'create', build, values))[0];
     } catch (err) {
       // The owner's account was deleted after the request's token was checked (the foreign key to
       // Better Auth's "user" exists when both share the database).
       if ((err as { code?: unknown }).code === '23503') return undefined;
-      throw databaseError(err);
+      throw this.#quotaError(err) ?? databaseError(err);
     }
+  }
+
+  /** The QuotaExceeded a task_usage trigger's refusal stands for (SQLSTATE QT001/QT002), if it is one. */
+  #quotaError(err: unknown): QuotaExceeded | undefined {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'QT001') {
+      const max = this.#quotas.maxTasksPerUser;
+      return new QuotaExceeded(`You already have ${max} tasks, the most one user may store: delete some to add more.`, {
+        limit: max,
+        setting: 'MAX_TASKS_PER_USER',
+      });
+    }
+    if (code === 'QT002') {
+      const max = this.#quotas.maxTaskTextBytesPerUser;
+      return new QuotaExceeded(
+        `This would take the text of your tasks (titles and descriptions) past ${max} bytes, the most one user may store: shorten or delete some.`,
+        { limit: max, setting: 'MAX_TASK_TEXT_BYTES_PER_USER' },
+      );
+    }
+    return undefined;
   }
 
   /**
@@ -395,12 +443,19 @@ export class TaskRepository {
         }))
         .where('id', '=', slot('id'))
         .where('owner_id', '=', slot('owner'));
+      // Text that grows counts against the owner's text quota (the trigger reads the limits).
+      if (changesText) query = query.from(QUOTA_LIMITS);
       if (expectedVersion !== undefined) query = query.where('version', '=', slot('expectedVersion'));
       return query.returning(columns);
     };
+    const changesText = changes.title !== undefined || changes.description !== undefined;
     const key = `update:${fields.join(',')}:${expectedVersion === undefined ? 'any' : 'expected'}`;
-    const [row] = await guarded(run(this.#db, key, build, { ...changes, id, owner: ownerId, expectedVersion }));
-    return row;
+    try {
+      const [row] = await run(this.#db, key, build, { ...changes, id, owner: ownerId, expectedVersion, ...(changesText ? this.#limits : {}) });
+      return row;
+    } catch (err) {
+      throw this.#quotaError(err) ?? databaseError(err);
+    }
   }
 
   /** Deletes the owner's task (at `expectedVersion` when given); false when no row matched. */
