@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { ConfigError, projectRoot } from '../src/config.ts';
+import { apqCache } from '../src/graphql/persisted-documents.ts';
 import { CreateTaskDocument, MeDocument, TaskEventsDocument, TasksDocument, type TaskEventsSubscription } from './generated/graphql.ts';
 import { eventually, liveClient, type LiveClient } from './support/live.ts';
 import { runServer } from './support/process.ts';
@@ -387,5 +388,16 @@ describe('a bad manifest stops the start', () => {
     expect(await server.exited).toBe(1);
     expect(server.output()).toContain('PERSISTED_DOCUMENTS_FILE');
     expect(server.output()).toContain(`entry "${idOf(MeDocument)}"`);
+  });
+});
+
+describe('automatic persisted queries', () => {
+  it('are kept in a store bounded by size: the least recently used text goes first', async () => {
+    const cache = apqCache(1_000);
+    const text = (n: number) => `query Q${n} { ${'serverVersion '.repeat(20)}}`; // ~300 bytes with its key
+    for (const n of [1, 2, 3]) await cache.set(`apq:${n}`, text(n));
+    await cache.get('apq:1'); // used: stays
+    await cache.set('apq:4', text(4));
+    expect(await Promise.all([1, 2, 3, 4].map((n) => cache.get(`apq:${n}`)))).toEqual([text(1), undefined, text(3), text(4)]);
   });
 });
