@@ -8,6 +8,7 @@
  *     tasks/ users/ idempotency/    the domains: services and repositories
  *     auth/                         token verification, Better Auth's options, the @auth directive
  *     db/                           pool, ORM, migrations, the batcher
+ *     telemetry/                    metrics and tracing: used by the layers above, imports only the ground floor
  *   errors.ts config.ts logger.ts deadline.ts   the ground floor
  *
  * A module may import only from layers below its own (the `layer-*` rules), plus the narrower rules
@@ -28,6 +29,7 @@ const LAYERS = [
   { name: 'graphql', path: ['^src/graphql/', RESOLVERS] },
   { name: 'domain or auth', path: [DOMAIN, '^src/auth/'], pathNot: RESOLVERS },
   { name: 'db', path: '^src/db/' },
+  { name: 'telemetry', path: '^src/telemetry/' },
   { name: 'ground floor', path: '^src/(errors|config|logger|deadline)[.]ts$' },
 ];
 
@@ -119,6 +121,14 @@ export default {
         'Type-only imports (the shape of a viewer) carry no code across; db/errors.ts is the classifier of driver failures.',
       from: { path: '^src/http/' },
       to: { path: [DOMAIN, '^src/db/'], pathNot: '^src/db/errors[.]ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'telemetry-imports-only-the-ground-floor',
+      comment:
+        'telemetry/ (metrics, tracing) is used by every layer that records something; it imports only config.ts and logger.ts, and gets what it observes handed in by app.ts.',
+      severity: 'error',
+      from: { path: '^src/telemetry/' },
+      to: { path: '^src/', pathNot: ['^src/(errors|config|logger)[.]ts$', '^src/telemetry/'] },
     },
     {
       name: 'src-imports-no-tests-or-tools',

@@ -68,6 +68,7 @@ export default defineConfig({
       NODE_ENV: 'development',
       HOST: '127.0.0.1',
       PORT: apiPort,
+      METRICS_PORT: '0',
       WEB_PORT: webPort,
       LOG_LEVEL: 'warn',
       AUTH_JWT_LIFETIME_SECONDS: String(TOKEN_LIFETIME_SECONDS),

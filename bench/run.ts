@@ -218,6 +218,7 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),
+    METRICS_PORT: String(await freePort()),
     DATABASE_URL: dbUrl,
     BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
     BETTER_AUTH_URL: serverUrl,

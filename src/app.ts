@@ -29,7 +29,10 @@ import { buildSchema } from './graphql/schema.ts';
 import { createIdentity } from './identity.ts';
 import { IdempotencyRepository, type IdempotencyTables } from './idempotency/idempotency.repository.ts';
 import { startLive } from './live.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, logScope, type Logger } from './logger.ts';
+import { operationTelemetry, subscriptionTelemetry } from './graphql/telemetry.ts';
+import { createMetrics, serveMetrics, type PoolCounts, type PoolName } from './telemetry/metrics.ts';
+import { createTracing, tracedQueries } from './telemetry/tracing.ts';
 import { TaskSchema, type TaskTables } from './tasks/task.entity.ts';
 import { TaskRepository } from './tasks/task.repository.ts';
 import type { UserTables } from './users/user.directory.ts';
@@ -132,6 +135,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const database = await openDatabase(config, logger);
   cleanups.push(() => database.stop());
   try {
+    // Observability (docs/observability.md): metrics unless METRICS_PORT=0, traces only when an
+    // OTLP exporter is configured. Either absent costs its call sites a null check.
+    const metrics = config.metrics.port > 0 ? createMetrics() : undefined;
+    const tracing = config.tracing ? createTracing(config.tracing, logger) : undefined;
+    // Last at shutdown (cleanups run in reverse), so that the spans of the shutdown go out too.
+    if (tracing) cleanups.push(() => withDeadline(tracing.shutdown(), CANCEL_TIMEOUT_MS, 'exporting the last spans'));
+    if (metrics) {
+      const served = await serveMetrics(metrics, config.host, config.metrics.port);
+      cleanups.push(() => served.close());
+      logger.info({ url: served.url }, 'serving Prometheus metrics');
+    }
+    const telemetry = metrics || tracing ? operationTelemetry(metrics, tracing) : undefined;
+    const queries = tracing ? tracedQueries(tracing, () => logScope.getStore()?.span) : undefined;
+    const poolHooks = (name: PoolName) => ({ queries, onPool: metrics ? (pool: PoolCounts) => metrics.watchPool(name, pool) : undefined });
     // Every connection of this instance carries the tag, so shutdown can find and cancel them.
     const tag = connectionTag();
     const dbUrl = tagUrl(database.url, tag);
@@ -139,11 +156,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     let closeTimeoutMs = CANCEL_TIMEOUT_MS;
     // The one pool of the application's data: MikroORM's, reached through its typed Kysely. Nothing
     // connects yet (MikroORM.init does not), so this works with the database down.
-    const orm = await createOrm(dbUrl, [TaskSchema], config.db.poolSize, config.db, logger);
+    const orm = await createOrm(dbUrl, [TaskSchema], config.db.poolSize, config.db, logger, poolHooks('app'));
     cleanups.push(() => withDeadline(orm.close(true), closeTimeoutMs, 'closing the ORM'));
     const db = orm.em.fork().getKysely<TaskTables & UserTables & IdempotencyTables>();
     // Better Auth's own small pool (see createPool); it connects lazily, so costs nothing unless embedded.
-    const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger);
+    const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger, poolHooks('auth'));
     cleanups.push(() => withDeadline(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
     const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, logger);
     // Live updates: the task feed and the LISTEN connection (connected with the rest of start-up).
@@ -198,12 +215,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ready,
       maxConnections: limits.maxConnections,
       logger,
+      metrics,
+      tracing,
     });
     const requests = trackRequests(httpServer);
 
     const apollo = new ApolloServer<Context>({
       // The schema, executed by graphql-jit (src/graphql/executor.ts).
-      gateway: compiledExecution(schema),
+      gateway: compiledExecution(schema, telemetry?.aroundExecution),
       formatError: config.nodeEnv === 'production' ? withoutSuggestions(formatError) : formatError,
       // Apollo's own messages (rare: warnings, a failing plugin) as JSON lines, not console text.
       logger: logger.child({ component: 'apollo' }),
@@ -230,6 +249,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logUnexpectedErrors,
         unauthenticatedStatus,
         serviceUnavailableStatus,
+        ...(telemetry ? [telemetry.plugin] : []),
         config.graphql.introspection
           ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
           : ApolloServerPluginLandingPageDisabled(),
@@ -257,7 +277,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up
     // (start-up, an outage) new sockets are closed with 1013 "try again later". live.stop() (a
     // cleanup, after the HTTP drain) closes them with 1001.
-    live.serve(httpServer, schema, contextDeps, limits.maxWebSockets, documents);
+    const sockets = live.serve(
+      httpServer,
+      schema,
+      contextDeps,
+      limits.maxWebSockets,
+      documents,
+      telemetry ? subscriptionTelemetry(metrics, tracing) : undefined,
+    );
+    metrics?.watchSockets(() => sockets.size);
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -301,6 +329,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       handleGraphQL = apolloHandler(apollo, {
         context: contexts.context,
         maxBodyBytes: 1024 * 1024,
+        contextFailed: telemetry?.contextFailed,
+        documentRefused: telemetry?.documentRefused,
         // Keys live in the application's database, through the one pool; the viewer is the one the
         // context authenticates (once per request).
         idempotent: idempotency({

@@ -120,10 +120,39 @@ export interface Config {
     /** Bytes (UTF-8) of title and description one user may store, all tasks together. */
     maxTaskTextBytesPerUser: number;
   };
+  /** Prometheus metrics on a listener of their own (HOST:port/metrics); port 0: no metrics at all. */
+  metrics: { port: number };
+  /** OpenTelemetry traces over OTLP/HTTP; undefined (the default) when no exporter is configured. */
+  tracing: TracingConfig | undefined;
+}
+
+/** The standard OTEL_* variables this server reads, resolved (see docs/observability.md). */
+export interface TracingConfig {
+  /** Full URL spans are POSTed to, e.g. http://collector:4318/v1/traces. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  /** Extra headers of every export request (OTEL_EXPORTER_OTLP_HEADERS: API keys of hosted backends). */
+  headers: Record<string, string>;
+  /** Bound on one export request. */
+  timeoutMs: number;
+  /** Resource attributes: service.name and whatever OTEL_RESOURCE_ATTRIBUTES adds. */
+  resource: Record<string, string>;
+  sampler: { name: TracesSampler; ratio: number };
+  /** The batch span processor's settings (OTEL_BSP_*). */
+  batch: { scheduledDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
 }
 
 export type LogLevel = z.infer<typeof logLevel>;
 export type AuthMode = z.infer<typeof authMode>;
+export type TracesSampler = z.infer<typeof tracesSampler>;
+const tracesSampler = z.enum([
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+]);
 const authMode = z.enum(['embedded', 'remote-jwks', 'shared-secret']);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -185,6 +214,31 @@ const httpUrl = (whenMissing?: string) =>
 
 const GENERATE = 'generate one with `openssl rand -base64 32`';
 
+const otlpProtocol = z.enum(['http/protobuf', 'http/json', 'grpc']).refine((p) => p !== 'grpc', {
+  message: 'grpc is not supported: use http/protobuf (port 4318 of a collector) or http/json',
+});
+
+/** `key1=value1,key2=value2` with URL-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
+const keyValues = z.string().transform((s, ctx) => {
+  const pairs: Record<string, string> = {};
+  for (const entry of s.split(',')) {
+    if (entry.trim() === '') continue;
+    const eq = entry.indexOf('=');
+    const key = eq > 0 ? entry.slice(0, eq).trim() : '';
+    if (key === '') {
+      ctx.addIssue({ code: 'custom', message: `"${entry.trim()}" is not key=value` });
+      return z.NEVER;
+    }
+    try {
+      pairs[key] = decodeURIComponent(entry.slice(eq + 1).trim());
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `the value of ${key} is not URL-encoded correctly` });
+      return z.NEVER;
+    }
+  }
+  return pairs;
+});
+
 /**
  * Settings that mean the same whatever AUTH_MODE is. (The per-mode ones are in `authSchema`.)
  * New settings go at the end.
@@ -238,6 +292,28 @@ const envSchema = z.object({
     .min(1)
     .max(Number.MAX_SAFE_INTEGER)
     .default(10 * 1024 * 1024),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  // OpenTelemetry's own names and defaults (the SDK environment variable specification).
+  OTEL_SDK_DISABLED: boolean,
+  OTEL_TRACES_EXPORTER: z
+    .enum(['otlp', 'none'], { error: 'must be otlp or none (console, zipkin and jaeger exporters are not included)' })
+    .optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl().optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: keyValues.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValues.optional(),
+  OTEL_EXPORTER_OTLP_TIMEOUT: z.coerce.number().int().min(1).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: z.coerce.number().int().min(1).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  OTEL_RESOURCE_ATTRIBUTES: keyValues.optional(),
+  OTEL_TRACES_SAMPLER: tracesSampler.optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(0).default(5000),
+  OTEL_BSP_EXPORT_TIMEOUT: z.coerce.number().int().min(1).default(30_000),
+  OTEL_BSP_MAX_QUEUE_SIZE: z.coerce.number().int().min(1).default(2048),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).default(512),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -335,6 +411,14 @@ function configSchema(hasDevSecret: boolean) {
       const jwksUrl = e['AUTH_JWKS_URL'];
       if (mode === 'remote-jwks' && production && typeof jwksUrl === 'string' && URL.canParse(jwksUrl) && new URL(jwksUrl).protocol !== 'https:') {
         problem('AUTH_JWKS_URL', 'must be https in production');
+      }
+      if (typeof e['METRICS_PORT'] === 'number' && e['METRICS_PORT'] !== 0 && e['METRICS_PORT'] === e['PORT']) {
+        problem('METRICS_PORT', 'must differ from PORT: metrics have a listener of their own, never the public one (0 turns them off)');
+      }
+      const queue = e['OTEL_BSP_MAX_QUEUE_SIZE'];
+      const batch = e['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'];
+      if (typeof queue === 'number' && typeof batch === 'number' && batch > queue) {
+        problem('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', `must be at most OTEL_BSP_MAX_QUEUE_SIZE (${queue})`);
       }
       if (e['RATE_LIMIT_STORE'] === 'redis' && e['REDIS_URL'] === undefined) {
         problem('REDIS_URL', 'required with RATE_LIMIT_STORE=redis, e.g. redis://127.0.0.1:6379');
@@ -465,6 +549,41 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
     taskEvents: { retentionSeconds: e.TASK_EVENTS_RETENTION_SECONDS, pollIntervalMs: e.TASK_EVENTS_POLL_INTERVAL_MS },
     quotas: { maxTasksPerUser: e.MAX_TASKS_PER_USER, maxTaskTextBytesPerUser: e.MAX_TASK_TEXT_BYTES_PER_USER },
+    metrics: { port: e.METRICS_PORT },
+    tracing: tracingConfig(e),
+  };
+}
+
+/** OpenTelemetry's default collector address for OTLP over HTTP. */
+const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';
+
+/**
+ * Traces are exported only when asked for: an OTLP endpoint is set (or OTEL_TRACES_EXPORTER=otlp,
+ * which means the local collector), and neither OTEL_SDK_DISABLED nor OTEL_TRACES_EXPORTER=none
+ * says otherwise. Signal-specific variables (OTEL_EXPORTER_OTLP_TRACES_*) win over the general ones,
+ * and a general endpoint gets `/v1/traces` appended, as the specification says.
+ */
+function tracingConfig(e: z.infer<typeof envSchema>): TracingConfig | undefined {
+  const asked =
+    e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined || e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || e.OTEL_TRACES_EXPORTER === 'otlp';
+  if (!asked || e.OTEL_SDK_DISABLED === true || e.OTEL_TRACES_EXPORTER === 'none') return undefined;
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT ?? DEFAULT_OTLP_ENDPOINT;
+  const url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${base.replace(/\/+$/, '')}/v1/traces`;
+  const sampler = e.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on';
+  return {
+    url,
+    // The specification's default; grpc was refused above.
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+    headers: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
+    timeoutMs: e.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? e.OTEL_EXPORTER_OTLP_TIMEOUT ?? 10_000,
+    resource: { ...e.OTEL_RESOURCE_ATTRIBUTES, 'service.name': e.OTEL_SERVICE_NAME ?? e.OTEL_RESOURCE_ATTRIBUTES?.['service.name'] ?? 'taskgraph' },
+    sampler: { name: sampler, ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1 },
+    batch: {
+      scheduledDelayMs: e.OTEL_BSP_SCHEDULE_DELAY,
+      exportTimeoutMs: e.OTEL_BSP_EXPORT_TIMEOUT,
+      maxQueueSize: e.OTEL_BSP_MAX_QUEUE_SIZE,
+      maxExportBatchSize: e.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    },
   };
 }
 

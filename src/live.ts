@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from './config.ts';
 import { PgListener } from './db/listener.ts';
 import type { ContextDeps } from './graphql/context.ts';
+import type { SocketTelemetry } from './graphql/telemetry.ts';
 import { operationRules } from './graphql/limits.ts';
 import type { DocumentPolicy } from './graphql/persisted-documents.ts';
 import { CloseCode, createLiveSockets, type LiveSockets } from './http/websocket.ts';
@@ -25,9 +26,16 @@ export interface Live {
   connect(): Promise<void>;
   /**
    * Starts serving WebSockets on the HTTP server (before it listens), at most `maxSockets` at once,
-   * with HTTP's trusted documents.
+   * with HTTP's trusted documents; `telemetry` records subscriptions and deliveries.
    */
-  serve(httpServer: http.Server, schema: GraphQLSchema, context: ContextDeps, maxSockets: number, documents: DocumentPolicy): LiveSockets;
+  serve(
+    httpServer: http.Server,
+    schema: GraphQLSchema,
+    context: ContextDeps,
+    maxSockets: number,
+    documents: DocumentPolicy,
+    telemetry?: SocketTelemetry,
+  ): LiveSockets;
   stop(): Promise<void>;
 }
 
@@ -81,7 +89,7 @@ export function startLive(config: Config, databaseUrl: string, db: Pick<Kysely<o
       await listener.start();
       changes.startPruning();
     },
-    serve(httpServer, schema, context, maxSockets, documents) {
+    serve(httpServer, schema, context, maxSockets, documents, telemetry) {
       sockets = createLiveSockets({
         httpServer,
         path: '/graphql',
@@ -99,6 +107,7 @@ export function startLive(config: Config, databaseUrl: string, db: Pick<Kysely<o
         maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
         live: () => listener.up,
         logger: log,
+        telemetry,
       });
       return sockets;
     },

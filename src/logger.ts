@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, stdSerializers, type DestinationStream, type Logger, type LoggerOptions, type LogFn } from 'pino';
 import type { Config } from './config.ts';
 
@@ -21,6 +22,35 @@ type Args = Parameters<LogFn>;
 
 /** Distinct documents folded apart at once (see `documentHash` below); past it they share one line. */
 const MAX_SUBJECTS = 1000;
+
+/** The span a line belongs to, as OpenTelemetry's Span exposes it (this module imports no tracing). */
+export interface TraceIds {
+  spanContext(): { traceId: string; spanId: string; traceFlags: number };
+}
+
+/** What every line written while handling one request carries. */
+export interface LogScope {
+  readonly requestId: string;
+  /** The current span, when tracing is on: lines get its `trace_id` and `span_id`. */
+  readonly span?: TraceIds | undefined;
+  /** `performance.now()` when the request arrived. */
+  readonly startedAt: number;
+}
+
+/**
+ * The request being handled, wherever the code runs: src/http/server.ts enters it for each
+ * request, tracing replaces it with a child span's scope. Lines written outside any request
+ * (start-up, the LISTEN connection) carry nothing of it.
+ */
+export const logScope = new AsyncLocalStorage<LogScope>();
+
+/** The scope's fields of a line: `requestId`, and `trace_id`/`span_id` when tracing is on. */
+export function scopeFields(scope: LogScope | undefined): Record<string, string> {
+  if (!scope) return {};
+  if (!scope.span) return { requestId: scope.requestId };
+  const { traceId, spanId } = scope.span.spanContext();
+  return { requestId: scope.requestId, trace_id: traceId, span_id: spanId };
+}
 
 /**
  * Turns a flood of one failure into a few lines: the first warning or error with a given message
@@ -89,6 +119,8 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'nodeEnv'>, desti
       res: (res: { statusCode?: unknown }) => ({ statusCode: res.statusCode }),
     },
     hooks: { logMethod: repeatFilter() },
+    // The request (and span) of whatever is being handled, without passing loggers around.
+    mixin: () => scopeFields(logScope.getStore()),
     ...(config.nodeEnv === 'development' && !destination
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),

@@ -48,12 +48,55 @@ class BoundedClient extends pg.Client {
 }
 
 /**
+ * Told of every query a pool's connections send (tracing's PostgreSQL spans). `start` is called
+ * as the query is sent and returns what to call when it ends, or undefined to leave it alone.
+ */
+export interface QueryObserver {
+  start(text: string, target: pg.Client): ((err?: unknown) => void) | undefined;
+}
+
+/** What app.ts hooks into a pool: an observer of its queries, and the pool once it exists (metrics). */
+export interface PoolHooks {
+  queries?: QueryObserver | undefined;
+  onPool?: ((pool: pg.Pool) => void) | undefined;
+}
+
+/** BoundedClient that reports each query to `observer`; used only when there is one (tracing on). */
+function observedClient(observer: QueryObserver): typeof pg.Client {
+  return class ObservedClient extends BoundedClient {
+    override query(...args: unknown[]): never {
+      const [first] = args;
+      const text = typeof first === 'string' ? first : (first as { text?: unknown } | null | undefined)?.text;
+      const done = typeof text === 'string' ? observer.start(text, this) : undefined;
+      if (!done) return super.query(...args);
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === 'function') {
+        args[last] = (err: unknown, res: unknown) => {
+          done(err ?? undefined);
+          (callback as (e: unknown, r: unknown) => void)(err, res);
+        };
+        return super.query(...args);
+      }
+      const result: unknown = super.query(...args);
+      if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
+        (result as Promise<unknown>).then(
+          () => done(),
+          (err: unknown) => done(err),
+        );
+      }
+      return result as never;
+    }
+  };
+}
+
+/**
  * node-postgres pool options with every wait bounded: connecting and waiting for a free
  * connection (`connectionTimeoutMillis`), each statement (`statement_timeout`, and `lock_timeout`
  * for row locks, both set at connection start), a transaction left open (`idle_in_transaction_
  * session_timeout`), and the client-side `query_timeout` as a backstop for a server that never answers.
  */
-export function poolOptions(url: string, max: number, bounds: DatabaseBounds): pg.PoolConfig {
+export function poolOptions(url: string, max: number, bounds: DatabaseBounds, queries?: QueryObserver): pg.PoolConfig {
   return {
     connectionString: url,
     max,
@@ -65,7 +108,7 @@ export function poolOptions(url: string, max: number, bounds: DatabaseBounds): p
     idle_in_transaction_session_timeout: Math.max(10_000, 2 * bounds.statementTimeoutMs),
     query_timeout: queryTimeoutMs(bounds),
     keepAlive: true,
-    Client: BoundedClient,
+    Client: queries ? observedClient(queries) : BoundedClient,
   };
 }
 

@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { poolOptions, type DatabaseBounds } from './connection.ts';
+import { poolOptions, type DatabaseBounds, type PoolHooks } from './connection.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 
 export interface Database {
@@ -31,8 +31,9 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
  * strings, where Better Auth expects Dates. Separate pools also keep a burst of slow task queries
  * from starving sign-in.
  */
-export function createPool(url: string, max: number, bounds: DatabaseBounds, logger: Logger): pg.Pool {
-  const pool = new pg.Pool(poolOptions(url, max, bounds));
+export function createPool(url: string, max: number, bounds: DatabaseBounds, logger: Logger, hooks: PoolHooks = {}): pg.Pool {
+  const pool = new pg.Pool(poolOptions(url, max, bounds, hooks.queries));
+  hooks.onPool?.(pool);
   // An idle client whose server connection drops emits 'error' on the pool; unhandled, it would
   // crash the process. The pool has already discarded the client: log and carry on.
   pool.on('error', (err) => logger.warn({ err }, 'PostgreSQL connection lost'));

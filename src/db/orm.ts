@@ -1,7 +1,7 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { poolOptions, type DatabaseBounds } from './connection.ts';
+import { poolOptions, type DatabaseBounds, type PoolHooks } from './connection.ts';
 import type { Logger } from '../logger.ts';
 import { migrations } from './migrations/index.ts';
 
@@ -12,7 +12,14 @@ export const betterAuthTables = ['user', 'session', 'account', 'verification', '
  * The ORM over `databaseUrl`; the entities come from the domains (app.ts hands them in). Its pg
  * Pool is the one pool of the application's data: repositories reach it through `em.getKysely()`.
  */
-export function ormOptions(databaseUrl: string, entities: EntitySchema[], poolSize: number, bounds: DatabaseBounds, logger?: Logger): Options {
+export function ormOptions(
+  databaseUrl: string,
+  entities: EntitySchema[],
+  poolSize: number,
+  bounds: DatabaseBounds,
+  logger?: Logger,
+  hooks: PoolHooks = {},
+): Options {
   return {
     // MikroORM prints (deprecation notices, debug output) with console.log unless given a writer:
     // into the JSON log instead, one line each, without colour codes.
@@ -22,7 +29,7 @@ export function ormOptions(databaseUrl: string, entities: EntitySchema[], poolSi
     // MikroORM parses clientUrl into host/user/database and drops query parameters such as
     // `sslmode`; pg's own parsing of the same URL keeps TLS settings identical to Better Auth's pool.
     // These options go to the pg Pool MikroORM creates: every wait on it is bounded.
-    driverOptions: poolOptions(databaseUrl, poolSize, bounds),
+    driverOptions: { ...poolOptions(databaseUrl, poolSize, bounds, hooks.queries), ...(hooks.onPool ? { onPoolCreated: hooks.onPool } : {}) },
     pool: { min: 0, max: poolSize },
     extensions: [Migrator],
     migrations: {
@@ -47,6 +54,7 @@ export async function createOrm(
   poolSize: number,
   bounds: DatabaseBounds,
   logger?: Logger,
+  hooks?: PoolHooks,
 ): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds, logger));
+  return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds, logger, hooks));
 }

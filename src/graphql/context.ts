@@ -4,7 +4,7 @@ import { TokenRejected, type TokenVerifier } from '../auth/token-verifier.ts';
 import { databaseError } from '../db/errors.ts';
 import { DomainError, RateLimited } from '../errors.ts';
 import type { Viewer } from '../users/user.model.ts';
-import type { Logger } from '../logger.ts';
+import { logScope, type Logger } from '../logger.ts';
 import type { TaskRepository } from '../tasks/task.repository.ts';
 import { TaskService, type TaskChangeSource } from '../tasks/task.service.ts';
 import type { UserDirectory } from '../users/user.directory.ts';
@@ -123,9 +123,10 @@ export function contextFor(deps: ContextDeps, viewer: Viewer | null, requestId: 
   let logger: Logger | undefined;
   return {
     requestId,
-    // Made when first used (most requests log nothing of their own).
+    // Made when first used (most requests log nothing of their own). Within its HTTP request's
+    // scope, every line already carries the request id (logger.ts's mixin): no child needed.
     get logger() {
-      return (logger ??= deps.logger.child({ requestId }));
+      return (logger ??= logScope.getStore()?.requestId === requestId ? deps.logger : deps.logger.child({ requestId }));
     },
     viewer,
     // Every write is a single statement, so a request needs no EntityManager (no unit of work,

@@ -32,7 +32,11 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
  * an LRU of about 30 MB): the same DocumentNode object comes back for the same query text, so a
  * WeakMap on it needs no bound of its own. Subscriptions (graphql-ws) still run on graphql-js.
  */
-export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
+export function compiledExecution(
+  schema: GraphQLSchema,
+  /** Wraps each execution (tracing: runs it inside the operation's span); absent, nothing is added. */
+  around?: <T>(contextValue: object, run: () => Promise<T>) => Promise<T>,
+): GatewayInterface {
   const compiled = new WeakMap<DocumentNode, Compiled>();
   const compile = (document: DocumentNode, operationName: string | null): CompiledQuery | ExecutionResult => {
     let byName = compiled.get(document);
@@ -47,7 +51,9 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
     // Not compilable (no such operation; Apollo has already checked that there is one).
     if (!isCompiledQuery(query)) return query;
     const variables = request.variables ?? {};
-    const result = await query.query(undefined, context, variables);
+    const result = around
+      ? await around(context, () => Promise.resolve(query.query(undefined, context, variables)))
+      : await query.query(undefined, context, variables);
     if (!result.errors) return result;
     if (result.data === undefined) {
       // graphql-jit refused the variables. graphql-js says what is wrong in more detail ("at

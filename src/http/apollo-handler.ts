@@ -14,6 +14,10 @@ export interface ApolloHandlerOptions<TContext extends BaseContext> {
   idempotent?: IdempotentHandler;
   /** Trusted documents: which document a request runs, or its refusal (src/graphql/persisted-documents.ts). */
   documents?: DocumentPolicy;
+  /** Told of a request refused by `context` (Apollo's plugins never see those): for the metrics. */
+  contextFailed?: (err: unknown, body: unknown, search: string) => void;
+  /** Told of an operation refused by `documents` with `code` (Apollo never sees those): for the metrics. */
+  documentRefused?: (code: string, body: unknown, search: string) => void;
 }
 
 /** A whole response as one string (the idempotency store keeps and replays it). */
@@ -129,6 +133,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
       }
       const resolution = options.documents.resolve(fields, 'http');
       if (resolution.kind === 'refused') {
+        options.documentRefused?.(resolution.code, body, search);
         sendJson(res, 400, refusal(resolution.code, resolution.message));
         return;
       }
@@ -146,7 +151,13 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
     const execute = () =>
       server.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search, body },
-        context: () => options.context(req, sentBytes),
+        context: options.contextFailed
+          ? () =>
+              options.context(req, sentBytes).catch((err: unknown) => {
+                options.contextFailed?.(err, body, search);
+                throw err;
+              })
+          : () => options.context(req, sentBytes),
       });
     if (options.idempotent && req.method === 'POST' && req.headers[IDEMPOTENCY_HEADER] !== undefined) {
       await options.idempotent(req, res, body, async () => buffer(await execute()));

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import cors from 'cors';
-import type { Logger } from '../logger.ts';
+import { logScope, scopeFields, type Logger } from '../logger.ts';
+import type { Metrics, Route } from '../telemetry/metrics.ts';
+import type { Span, Tracing } from '../telemetry/tracing.ts';
 import { sendJson } from './respond.ts';
 
 declare module 'node:http' {
@@ -26,6 +29,18 @@ export interface Routes {
   /** Open connections of every kind, WebSockets included (see http/capacity.ts); new ones are dropped past it. */
   maxConnections: number;
   logger: Logger;
+  /** Request durations by route and status (absent: METRICS_PORT=0). */
+  metrics?: Pick<Metrics, 'httpRequest'> | undefined;
+  /** The HTTP server span of each request (absent unless tracing is configured). */
+  tracing?: Pick<Tracing, 'httpSpan' | 'endHttpSpan'> | undefined;
+}
+
+/** The route a path belongs to, from a fixed set: a label value no client can invent. */
+export function routeOf(pathname: string, authBasePath: string): Route {
+  if (pathname === '/graphql') return '/graphql';
+  if (pathname.startsWith(`${authBasePath}/`)) return '/api/auth';
+  if (pathname === '/healthz' || pathname === '/readyz') return pathname;
+  return 'other';
 }
 
 /**
@@ -53,16 +68,22 @@ export function createHttpServer(routes: Routes): http.Server {
   // every probe's; `ready` says why, once.
   const notReadyAnswers = new WeakSet<http.ServerResponse>();
   // One line per request when its response is done (or the client gave up on it), with the
-  // request's id, also sent as X-Request-Id. Written directly rather than through pino-http, which
-  // built two child loggers per request to write the same line.
-  const logRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const started = Date.now();
-    const id = randomUUID();
-    req.id = id;
-    res.setHeader('x-request-id', id);
+  // request's id, also sent as X-Request-Id (and its trace and span ids when tracing is on). Written
+  // directly rather than through pino-http, which built two child loggers per request to write the
+  // same line. The request's duration goes to the metrics at the same moment.
+  const { metrics, tracing } = routes;
+  const logRequest = (req: http.IncomingMessage, res: http.ServerResponse, id: string, route: Route, span: Span | undefined, started: number) => {
     res.once('close', () => {
       const { statusCode } = res;
-      const line = { req: { id, method: req.method, url: req.url }, res: { statusCode }, responseTime: Date.now() - started };
+      const elapsed = performance.now() - started;
+      metrics?.httpRequest(route, statusCode, elapsed / 1000);
+      const line = {
+        ...scopeFields({ requestId: id, span, startedAt: started }),
+        req: { id, method: req.method, url: req.url },
+        res: { statusCode },
+        responseTime: Math.round(elapsed),
+      };
+      if (span) tracing?.endHttpSpan(span, statusCode);
       if (statusCode >= 500 && !notReadyAnswers.has(res))
         logger.error({ ...line, err: new Error(`failed with status code ${statusCode}`) }, 'request errored');
       else logger.info(line, 'request completed');
@@ -82,38 +103,50 @@ export function createHttpServer(routes: Routes): http.Server {
     }
   };
 
+  const dispatch = (req: http.IncomingMessage, res: http.ServerResponse, url: string, q: number, pathname: string) => {
+    const fail = (err: unknown) => {
+      logger.error({ err, url, requestId: req.id }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    };
+    if (pathname === '/graphql') {
+      // Every answer is for one caller (or depends on the token): never stored by a cache.
+      res.setHeader('cache-control', 'no-store');
+      const handle = () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail);
+      // CORS headers are for browsers, which send Origin on every cross-origin request and preflight.
+      if (req.headers.origin === undefined) handle();
+      else graphqlCors(req, res, handle);
+    } else if (routes.auth && pathname.startsWith(`${routes.authBasePath}/`)) {
+      const handle = routes.auth;
+      // Better Auth reads and parses the body itself.
+      authCors(req, res, () => void Promise.resolve(handle(req, res)).catch(fail));
+    } else if (pathname === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+    } else if (pathname === '/readyz') {
+      readiness(res).catch(fail);
+    } else {
+      // /metrics too: metrics are served on METRICS_PORT only, never to the public.
+      sendJson(res, 404, { error: 'not found' });
+    }
+  };
+
   // Timeouts are checked every connectionsCheckingInterval: 30 s by default, too coarse for them.
   const server = http.createServer(
     { connectionsCheckingInterval: 5_000, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
     (req, res) => {
-      logRequest(req, res);
+      const startedAt = performance.now();
+      const id = randomUUID();
+      req.id = id;
+      res.setHeader('x-request-id', id);
       for (const [name, value] of COMMON_HEADERS) res.setHeader(name, value);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const pathname = q === -1 ? url : url.slice(0, q);
-      const fail = (err: unknown) => {
-        logger.error({ err, url, requestId: req.id }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-        else res.destroy();
-      };
-      if (pathname === '/graphql') {
-        // Every answer is for one caller (or depends on the token): never stored by a cache.
-        res.setHeader('cache-control', 'no-store');
-        const handle = () => void routes.graphql(req, res, q === -1 ? '' : url.slice(q)).catch(fail);
-        // CORS headers are for browsers, which send Origin on every cross-origin request and preflight.
-        if (req.headers.origin === undefined) handle();
-        else graphqlCors(req, res, handle);
-      } else if (routes.auth && pathname.startsWith(`${routes.authBasePath}/`)) {
-        const handle = routes.auth;
-        // Better Auth reads and parses the body itself.
-        authCors(req, res, () => void Promise.resolve(handle(req, res)).catch(fail));
-      } else if (pathname === '/healthz') {
-        sendJson(res, 200, { status: 'ok' });
-      } else if (pathname === '/readyz') {
-        readiness(res).catch(fail);
-      } else {
-        sendJson(res, 404, { error: 'not found' });
-      }
+      const route = routeOf(pathname, routes.authBasePath);
+      const span = tracing?.httpSpan(req, route);
+      logRequest(req, res, id, route, span, startedAt);
+      // Every line logged while handling the request carries its id (and span): see logger.ts.
+      logScope.run({ requestId: id, span, startedAt }, dispatch, req, res, url, q, pathname);
     },
   );
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import {
   getOperationAST,
@@ -16,6 +17,8 @@ import {
 } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
 import { makeServer } from 'graphql-ws';
+import { operationOutcome, refusalOutcome, type SocketTelemetry } from '../graphql/telemetry.ts';
+import { observedSubscribe } from './delivery.ts';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError, RateLimited } from '../errors.ts';
@@ -74,6 +77,8 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Largest message accepted; ws closes the socket with 1009 beyond it. */
   maxPayloadBytes?: number;
+  /** Records each subscription's outcome and each event delivered (metrics, traces); absent: nothing. */
+  telemetry?: SocketTelemetry | undefined;
 }
 
 export interface LiveSockets {
@@ -99,6 +104,8 @@ interface Connection {
   refused: RateLimited | undefined;
   /** Stops reading from the socket for `seconds` (at most MAX_THROTTLE_MS): the user is over a budget. */
   throttle: (seconds: number) => void;
+  /** When each operation's subscribe message arrived, until its outcome is recorded (telemetry only). */
+  started: Map<string, number>;
 }
 
 /** The key of connection_init's payload holding the token: `authorization` in any casing (that one first). */
@@ -169,9 +176,19 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     new GraphQLError(error.message, { originalError: error, extensions: { ...error.details, code: error.code } }),
   ];
 
+  const { telemetry } = options;
+  /** An operation's outcome, once: `ok` when its stream is set up, else the code the client got. */
+  const record = (conn: Connection, id: string, outcome: string, operationName: string | null | undefined, args?: ExecutionArgs) => {
+    const startedAt = conn.started.get(id);
+    if (startedAt === undefined || !telemetry) return;
+    conn.started.delete(id);
+    telemetry.operation(outcome, startedAt, operationName ?? undefined, args);
+  };
+
   const server = makeServer<Record<string, unknown>, Connection>({
     schema,
     connectionInitWaitTimeout: 3_000,
+    ...(telemetry ? { subscribe: observedSubscribe(telemetry.delivered) } : {}),
     async onConnect(ctx) {
       const conn = ctx.extra;
       if (!options.live()) {
@@ -225,6 +242,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     },
     onSubscribe(ctx, id, payload): ExecutionArgs | readonly GraphQLError[] {
       const conn = ctx.extra;
+      if (telemetry) conn.started.set(id, performance.now());
       // Budgets first, before any parsing: the operation count (shared with the user's HTTP
       // requests, checked as the message was taken off the queue), the user's subscriptions over
       // all their sockets (graphql-ws has recorded this one already); the bytes to parse below.
@@ -289,16 +307,28 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         contextValue: contextFor(options.context, conn.viewer ?? null, `${conn.id}/${id}`),
       };
     },
+    onOperation(ctx, id, payload, args, result) {
+      if (telemetry) {
+        const errors = 'errors' in result ? result.errors : undefined;
+        // The name as written in the document when the client did not send operationName (span attribute only).
+        const name = payload.operationName ?? getOperationAST(args.document, args.operationName)?.name?.value;
+        record(ctx.extra, id, errors?.length ? refusalOutcome(errors[0]) : 'ok', name, args);
+      }
+      return undefined;
+    },
     onNext(ctx, id, _payload, _args, result) {
       if (!result.errors?.length) return undefined;
       return { ...(result.data !== undefined ? { data: result.data } : {}), errors: result.errors.map((e) => format(e, ctx.extra, id)) };
     },
-    onError(ctx, id, _payload, errors) {
-      return errors.map((e) => format(e, ctx.extra, id));
+    onError(ctx, id, payload, errors) {
+      const formatted = errors.map((e) => format(e, ctx.extra, id));
+      record(ctx.extra, id, operationOutcome(formatted), payload.operationName);
+      return formatted;
     },
     onClose(ctx, code, reason) {
       const conn = ctx.extra;
       clearTimeout(conn.expiry);
+      conn.started.clear();
       if (conn.viewer) {
         const mine = byUser.get(conn.viewer.id);
         mine?.delete(conn);
@@ -342,6 +372,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       expiry: undefined,
       subscriptions: () => 0,
       refused: undefined,
+      started: new Map(),
       throttle: (seconds) => {
         // Whatever else the client sends waits in its own TCP buffers, at no cost here, until the budget has room again.
         socket.pause();

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { BadInput, CursorExpired, ServiceUnavailable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { ChangeRead, ChangeRow, TaskChangeKind, TaskChangeLog } from './task.change-log.ts';
@@ -14,6 +15,8 @@ export interface TaskEventRecord {
   task: TaskRecord | null;
   /** Where a subscription resumes to get every change after this one (encoded when first read). */
   readonly cursor: string;
+  /** `performance.now()` when this instance read the change from the log: its delivery is timed from there (metrics). */
+  readonly receivedAt: number;
 }
 
 export type TaskEventStream = AsyncIterableIterator<TaskEventRecord> & { return(): Promise<IteratorResult<TaskEventRecord>> };
@@ -53,6 +56,7 @@ class FeedEvent implements TaskEventRecord {
   readonly task: TaskRecord | null;
   /** Where its subscriber is once it has this event (not part of the API: the cursor encodes it). */
   readonly position: FeedPosition;
+  readonly receivedAt = performance.now();
   readonly #tag: Buffer;
   #cursor: string | undefined;
 

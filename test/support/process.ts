@@ -31,7 +31,8 @@ export function runServer(env: Record<string, string>, args = ['src/index.ts']):
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
   const child = spawn(process.execPath, args, {
     cwd: projectRoot,
-    env: { ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', ...env },
+    // METRICS_PORT off unless asked for: parallel tests would all want the default port.
+    env: { ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -56,6 +56,8 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     PORT: String(port),
     DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
     LOG_LEVEL: 'info',
+    // Off unless a test asks for it: the default port (9464) would be shared by parallel tests.
+    METRICS_PORT: '0',
     ...(embedded ? { BETTER_AUTH_SECRET: randomBytes(32).toString('base64'), BETTER_AUTH_URL: `http://localhost:${port}` } : {}),
     ...env,
   });
@@ -68,7 +70,8 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   });
   let app: App;
   try {
-    app = await createApp(config, { logger: pino({ level: config.logLevel }, sink) });
+    // The server's own logger (its mixin adds the request and trace ids), writing into `logs`.
+    app = await createApp(config, { logger: createLogger(config, sink) });
   } catch (err) {
     await database.drop();
     throw err;
