@@ -19,7 +19,8 @@ RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --
 COPY schema ./schema
 COPY --from=build /app/dist ./dist
 USER node
-EXPOSE 4000
+# 4000: the API (PORT); 9464: Prometheus metrics (METRICS_PORT), for the scraper only.
+EXPOSE 4000 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:4000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # V8's young generation capped at 2 x 8 MiB (its default grows to 2 x 64 MiB), and the old one

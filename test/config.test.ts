@@ -180,4 +180,83 @@ describe('configuration', () => {
     });
     expect(parseConfig({ NODE_ENV: 'development', ...on }, () => 's').graphql.persistedDocuments).toMatchObject({ only: false, onlyIgnored: true });
   });
+
+  it('serves metrics on 9464 by default, never on the public port, and not at all with METRICS_PORT=0', () => {
+    expect(parseConfig({}, () => 's').metrics).toEqual({ port: 9464 });
+    expect(parseConfig({ METRICS_PORT: '0' }, () => 's').metrics).toEqual({ port: 0 });
+    expect(problemsOf({ PORT: '9000', METRICS_PORT: '9000' }, () => 's')).toEqual([expect.stringMatching(/^METRICS_PORT: must differ from PORT/)]);
+    expect(problemsOf({ METRICS_PORT: 'x' }, () => 's')).toEqual([expect.stringMatching(/^METRICS_PORT: /)]);
+  });
+
+  it('exports no traces unless an OTLP exporter is configured through the standard variables', () => {
+    expect(parseConfig({}, () => 's').tracing).toBeUndefined();
+    const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' };
+    expect(parseConfig({ ...base, OTEL_SDK_DISABLED: 'true' }, () => 's').tracing).toBeUndefined();
+    expect(parseConfig({ ...base, OTEL_TRACES_EXPORTER: 'none' }, () => 's').tracing).toBeUndefined();
+    expect(parseConfig(base, () => 's').tracing).toEqual({
+      url: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+      headers: {},
+      timeoutMs: 10_000,
+      resource: { 'service.name': 'taskgraph' },
+      sampler: { name: 'parentbased_always_on', ratio: 1 },
+      batch: { scheduledDelayMs: 5000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 },
+    });
+    // OTEL_TRACES_EXPORTER=otlp alone means the local collector.
+    expect(parseConfig({ OTEL_TRACES_EXPORTER: 'otlp' }, () => 's').tracing?.url).toBe('http://localhost:4318/v1/traces');
+  });
+
+  it('reads the signal-specific OTLP variables first, and headers, resource and sampler as the specification writes them', () => {
+    const tracing = parseConfig(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://general:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/otlp/v1/traces',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=general,x-team=a%20b',
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-api-key=traces',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+        OTEL_SERVICE_NAME: 'api',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=staging,service.name=ignored',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+        OTEL_BSP_SCHEDULE_DELAY: '1000',
+      },
+      () => 's',
+    ).tracing;
+    expect(tracing).toMatchObject({
+      url: 'https://traces.example.com/otlp/v1/traces',
+      protocol: 'http/json',
+      headers: { 'x-api-key': 'traces', 'x-team': 'a b' },
+      timeoutMs: 2000,
+      resource: { 'service.name': 'api', 'deployment.environment.name': 'staging' },
+      sampler: { name: 'parentbased_traceidratio', ratio: 0.25 },
+      batch: { scheduledDelayMs: 1000 },
+    });
+  });
+
+  it('names what it cannot do with the OpenTelemetry variables', () => {
+    const problems = problemsOf(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_TRACES_SAMPLER: 'jaeger_remote',
+        OTEL_TRACES_SAMPLER_ARG: '2',
+        OTEL_EXPORTER_OTLP_HEADERS: 'novalue',
+        OTEL_BSP_MAX_QUEUE_SIZE: '10',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '20',
+      },
+      () => 's',
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT: /),
+        expect.stringMatching(/^OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported/),
+        expect.stringMatching(/^OTEL_TRACES_SAMPLER: /),
+        expect.stringMatching(/^OTEL_TRACES_SAMPLER_ARG: /),
+        expect.stringMatching(/^OTEL_EXPORTER_OTLP_HEADERS: "novalue" is not key=value/),
+        expect.stringMatching(/^OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must be at most OTEL_BSP_MAX_QUEUE_SIZE/),
+      ]),
+    );
+  });
 });
