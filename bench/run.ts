@@ -19,6 +19,8 @@
  * BENCH_FLOOR_NODE_ARGS for the floor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -136,11 +138,20 @@ interface Operation {
   method?: 'GET' | 'POST';
   /** Server operations: the floor operation they are compared with (default the 20-task read). */
   floor?: string;
+  /** Server operations: run against a server started with other observability settings (see below). */
+  variant?: Variant;
   /** Request body for the `i`-th request of the run, using user `u`. */
   request(u: number, i: number): { body?: string; token: string };
   /** Whether the response is the right answer for user `u`. */
   check(status: number, body: string, u: number): boolean;
 }
+
+/**
+ * The cost of observability, side by side with the default server (metrics on, tracing off):
+ * the same server with METRICS_PORT=0, and with traces exported (default sampler: every request)
+ * to an OTLP receiver in this process that accepts and drops them.
+ */
+type Variant = 'metrics off' | 'tracing on';
 
 interface RunResult {
   operation: string;
@@ -235,6 +246,27 @@ async function main(): Promise<void> {
   const command = [...args.slice(0, -1), ...nodeArgs('BENCH_SERVER_NODE_ARGS'), ...args.slice(-1)];
   log(`starting the server: node ${command.join(' ')}`);
   const server = await startProcess(command, env, `${serverUrl}/readyz`);
+  // The same server twice more, differing only in observability (one database, one signing key).
+  const sink = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => sink.close());
+  const variants = new Map<Variant, { url: string; pid: number }>();
+  for (const [variant, extra] of [
+    ['metrics off', { METRICS_PORT: '0' }],
+    ['tracing on', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}` }],
+  ] as Array<[Variant, Record<string, string>]>) {
+    const variantPort = await freePort();
+    const url = `http://localhost:${variantPort}`;
+    const child = await startProcess(
+      command,
+      { ...env, PORT: String(variantPort), METRICS_PORT: String(await freePort()), ...extra },
+      `${url}/readyz`,
+    );
+    variants.set(variant, { url: `${url}/graphql`, pid: child.pid! });
+  }
 
   // 3. Data.
   const db = new pg.Pool({ connectionString: dbUrl, max: 4 });
@@ -306,6 +338,16 @@ async function main(): Promise<void> {
         return list?.length === 20 && list.every((t) => t.owner.id === seeded.users[u]!.id);
       },
     },
+    ...(['metrics off', 'tracing on'] as const).map((variant): Operation => ({
+      name: `tasks(first: 20), ${variant}`,
+      target: 'server',
+      variant,
+      request: (u) => ({ token: tokens[u]!, body: firstPage }),
+      check: (status, body, u) => {
+        const list = status === 200 ? nodes(body) : undefined;
+        return list?.length === 20 && list.every((t) => t.owner.id === seeded.users[u]!.id);
+      },
+    })),
     {
       name: 'task(id)',
       target: 'server',
@@ -387,7 +429,9 @@ async function main(): Promise<void> {
     const target =
       op.target === 'floor'
         ? { url: `http://127.0.0.1:${floorPort}${op.path ?? '/'}`, pid: floor.pid! }
-        : { url: `${serverUrl}/graphql`, pid: server.pid! };
+        : op.variant
+          ? variants.get(op.variant)!
+          : { url: `${serverUrl}/graphql`, pid: server.pid! };
     const users = op.name.startsWith('10k') ? 1 : tokens.length;
     await load(target.url, op, target.pid, users, WARMUP);
     const r = { ...(await load(target.url, op, target.pid, users, DURATION)), round };
@@ -456,6 +500,25 @@ async function main(): Promise<void> {
   const deepRow = table.find((r) => r.operation.includes('deep'));
   console.log(lines.join('\n'));
   console.log(`\n${DEEP_OFFSET}-deep page vs first page of the same 10k list: ${fmt(deepRow?.ratioToFirstPage ?? 0, 2)}x`);
+  // Observability's cost: each variant against the default server, both relative to the floor run
+  // just before them in the same round (the machine's load in between cancels out).
+  const relative = (a: string, b: string) => {
+    const ratios = pairs
+      .filter((p) => p.operation === a)
+      .map((p) => p.rps / (pairs.find((q) => q.operation === b && q.round === p.round)?.rps ?? NaN))
+      .filter(Number.isFinite);
+    return ratios.length ? median(ratios) : NaN;
+  };
+  const observability = {
+    metricsCost: 1 - relative('tasks(first: 20)', 'tasks(first: 20), metrics off'),
+    tracingCost: 1 - relative('tasks(first: 20), tracing on', 'tasks(first: 20)'),
+  };
+  if (Number.isFinite(observability.metricsCost)) {
+    console.log(
+      `observability on tasks(first: 20): metrics on (the default) vs METRICS_PORT=0: ${fmt(observability.metricsCost * 100, 1)}% less throughput ` +
+        `(target <= 3%); tracing on (every request sampled, OTLP/protobuf) vs off: ${fmt(observability.tracingCost * 100, 1)}% less`,
+    );
+  }
   console.log(
     `${ROUNDS} rounds x ${DURATION} s per run, ${CONNECTIONS} connections, ${cpus().length} cores, Node ${process.version}, ` +
       `PostgreSQL ${database.embedded ? 'embedded' : 'from DATABASE_URL'}; total ${Math.round((Date.now() - started) / 1000)} s`,
@@ -474,6 +537,7 @@ async function main(): Promise<void> {
       connections: CONNECTIONS,
       server: `node ${command.join(' ')}`,
       table,
+      observability,
       pairs,
       runs: results,
     },
