@@ -8,6 +8,7 @@ import { publicHostname, type Config } from './config.ts';
 import { withDeadline } from './deadline.ts';
 import { connectionTag, tagUrl, terminateBackends } from './db/cancel.ts';
 import { databaseProbe, poolProbe } from './db/connection.ts';
+import { PoolShare } from './db/pool-share.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { ServiceUnavailable } from './errors.ts';
@@ -162,7 +163,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Better Auth's own small pool (see createPool); it connects lazily, so costs nothing unless embedded.
     const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger, poolHooks('auth'));
     cleanups.push(() => withDeadline(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
-    const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, logger);
+    // One user's statements hold at most DB_POOL_MAX_PER_USER connections; their others wait here.
+    const share = new PoolShare({ perUser: config.db.maxPerUser, maxWaitMs: config.db.acquireTimeoutMs });
+    const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, share, logger);
     // Live updates: the task feed and the LISTEN connection (connected with the rest of start-up).
     const live = startLive(config, dbUrl, db, users, logger);
     cleanups.push(() => live.stop());
@@ -264,6 +267,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       concurrentPages: config.db.pageConcurrency,
       maxWaitMs: config.db.acquireTimeoutMs,
       quotas: config.quotas,
+      share,
     });
     const contextDeps = {
       tasks,

@@ -84,6 +84,8 @@ export interface Config {
   db: {
     /** Connections in the one pool of the application. */
     poolSize: number;
+    /** Connections one user's statements may hold at once; the rest of their work waits its turn. */
+    maxPerUser: number;
     /** Page reads in flight at once; past that, pages of one shape wait and are read together. */
     pageConcurrency: number;
     /** Bound on opening a connection. */
@@ -285,6 +287,7 @@ const envSchema = z.object({
     .max(366 * 86_400)
     .default(86_400),
   TASK_EVENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(5).max(10_000).default(20),
+  DB_POOL_MAX_PER_USER: z.coerce.number().int().min(1).max(1000).optional(),
   MAX_TASKS_PER_USER: z.coerce.number().int().min(1).max(2_000_000_000).default(10_000),
   MAX_TASK_TEXT_BYTES_PER_USER: z.coerce
     .number()
@@ -537,6 +540,8 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     },
     db: {
       poolSize: e.DB_POOL_SIZE,
+      // A third of the pool: two users stuck on locks still leave a third to everyone else.
+      maxPerUser: Math.min(e.DB_POOL_SIZE, e.DB_POOL_MAX_PER_USER ?? Math.max(1, Math.floor(e.DB_POOL_SIZE / 3))),
       // Never more than the pool: the rest would only wait for a connection, unbatched.
       pageConcurrency: Math.min(e.DB_PAGE_CONCURRENCY, e.DB_POOL_SIZE),
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,

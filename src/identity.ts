@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Config } from './config.ts';
+import type { PoolShare } from './db/pool-share.ts';
 import type { Logger } from './logger.ts';
 import { betterAuthUsers, tokenClaimsUsers, type UserDirectory, type UserTables } from './users/user.directory.ts';
 import { createAuth, type Auth } from './auth/auth.ts';
@@ -36,9 +37,16 @@ function requiredSetting(value: string | undefined, name: string): string {
 
 /**
  * The three deployment shapes of docs/auth.md, one verifier each, chosen by AUTH_MODE. `authPool` is
- * Better Auth's own; `users` (the ORM's Kysely) is where the current user records are read.
+ * Better Auth's own; `users` (the ORM's Kysely) is where the current user records are read, each
+ * lookup within that user's `share` of the pool.
  */
-export async function createIdentity(config: Config, authPool: pg.Pool, users: Kysely<UserTables>, logger: Logger): Promise<Identity> {
+export async function createIdentity(
+  config: Config,
+  authPool: pg.Pool,
+  users: Kysely<UserTables>,
+  share: PoolShare,
+  logger: Logger,
+): Promise<Identity> {
   const { auth: settings } = config;
   const cooldownMs = settings.jwksCooldownSeconds * 1000;
   let auth: Auth | undefined;
@@ -47,7 +55,7 @@ export async function createIdentity(config: Config, authPool: pg.Pool, users: K
 
   switch (settings.mode) {
     case 'embedded': {
-      const embeddedUsers = betterAuthUsers(users);
+      const embeddedUsers = betterAuthUsers(users, share);
       directory = embeddedUsers;
       const betterAuth = createAuth(config, authPool, logger, { onUserChanged: (id) => embeddedUsers.forget(id) });
       auth = betterAuth;

@@ -12,6 +12,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { createOrm } from './db/orm.ts';
+import { PoolShare } from './db/pool-share.ts';
 import { createLogger } from './logger.ts';
 import { TaskSchema } from './tasks/task.entity.ts';
 
@@ -22,7 +23,8 @@ async function main(): Promise<void> {
   const pool = createPool(database.url, 2, config.db, logger);
   const orm = await createOrm(database.url, [TaskSchema], 2, config.db);
   try {
-    const { auth } = await createIdentity(config, pool, orm.em.fork().getKysely(), logger);
+    const share = new PoolShare({ perUser: config.db.maxPerUser, maxWaitMs: config.db.acquireTimeoutMs });
+    const { auth } = await createIdentity(config, pool, orm.em.fork().getKysely(), share, logger);
     await migrate(database.url, orm, auth ? () => prepareAuth(auth) : undefined);
     if (process.argv[2] === '--create') {
       const result = await orm.migrator.create(undefined, true, false, process.argv[3]);

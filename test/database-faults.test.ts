@@ -214,9 +214,12 @@ describe('a row locked by another transaction', () => {
     await locker.query('begin');
     await locker.query('select * from task where id = $1 for update', [task.id]);
 
+    // Three of them (the owner's share of the pool, DB_POOL_MAX_PER_USER) wait on the lock at once;
+    // the other two wait their turn, then the lock: each gives up within the acquire bound (3 s)
+    // plus the lock timeout (3 s), and a margin.
     const updates = Promise.all(
       Array.from({ length: 5 }, (_, i) =>
-        timed(6_000, () => execute(server.graphqlUrl, UpdateTaskDocument, { id: task.id, input: { title: `waiting ${i}` } }, owner.token)),
+        timed(7_000, () => execute(server.graphqlUrl, UpdateTaskDocument, { id: task.id, input: { title: `waiting ${i}` } }, owner.token)),
       ),
     );
     // Meanwhile (well before the updates give up), another user works as usual, and people can sign in.

@@ -17,6 +17,7 @@ const UNAVAILABLE_MESSAGES = [
   /is not queryable/, // a client whose connection already failed
   /^Connection timed out/,
   /^Batch wait timeout/, // db/batcher.ts: no turn for a batched read within the pool's acquire bound
+  /^Pool share wait timeout/, // db/pool-share.ts: the user's earlier statements held their share too long
 ];
 
 interface ErrorLike {

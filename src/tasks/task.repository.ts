@@ -11,6 +11,7 @@ import {
 import { v7 as uuidv7 } from 'uuid';
 import { Batcher } from '../db/batcher.ts';
 import { prepareStatement } from '../db/connection.ts';
+import type { PoolShare } from '../db/pool-share.ts';
 import { databaseError } from '../db/errors.ts';
 import { QuotaExceeded } from '../errors.ts';
 import type { CursorPosition } from './task.cursor.ts';
@@ -232,6 +233,7 @@ export type TaskPresence = { kind: 'none' } | { kind: 'foreign' } | { kind: 'own
  */
 export class TaskRepository {
   readonly #db: Db;
+  readonly #share: PoolShare;
   readonly #pages: Batcher<PageRequest, TaskRecord[]>;
   readonly #quotas: Quotas;
   /** The quotas as the statements' slots take them (set_config takes text). */
@@ -241,9 +243,11 @@ export class TaskRepository {
    * One per application: the batcher of pages is shared by all requests. `concurrentPages`: how
    * many page queries may be in flight at once before requests wait to be batched
    * (DB_PAGE_CONCURRENCY; the rest of the pool stays free for writes and the other reads).
+   * `share`: every statement runs within its owner's share of the pool (DB_POOL_MAX_PER_USER).
    */
-  constructor(db: Db, options: { concurrentPages: number; maxWaitMs: number; quotas: Quotas }) {
+  constructor(db: Db, options: { concurrentPages: number; maxWaitMs: number; quotas: Quotas; share: PoolShare }) {
     this.#db = db;
+    this.#share = options.share;
     this.#quotas = options.quotas;
     this.#limits = { maxTasks: String(options.quotas.maxTasksPerUser), maxTextBytes: String(options.quotas.maxTaskTextBytesPerUser) };
     this.#pages = new Batcher({
@@ -255,8 +259,13 @@ export class TaskRepository {
     });
   }
 
+  /** `work` (the owner's statements) within the owner's share of the pool; outages as ServiceUnavailable. */
+  #for<R>(ownerId: string, work: () => Promise<R>): Promise<R> {
+    return guarded(this.#share.run(ownerId, work));
+  }
+
   async findOwned(ownerId: string, id: string): Promise<TaskRecord | undefined> {
-    const [row] = await guarded(
+    const [row] = await this.#for(ownerId, () =>
       run(
         this.#db,
         'findOwned',
@@ -283,7 +292,7 @@ export class TaskRepository {
           sql<number | null>`case when owner_id = ${slot('owner')} then version end`.as('version'),
         ])
         .where('id', '=', slot('id'));
-    const [row] = await guarded(run(this.#db, 'presence', build, { id, owner: ownerId }));
+    const [row] = await this.#for(ownerId, () => run(this.#db, 'presence', build, { id, owner: ownerId }));
     if (!row) return { kind: 'none' };
     return row.own && row.version !== null ? { kind: 'own', version: row.version } : { kind: 'foreign' };
   }
@@ -309,7 +318,7 @@ export class TaskRepository {
     };
     const key = `page:${order}:${shape}:${cursor}`;
     // A search's cost depends on the owner's data: it is not made to wait for others' searches.
-    return guarded(filter.search ? this.#page(key, request) : this.#pages.run(key, request));
+    return this.#for(ownerId, () => (filter.search ? this.#page(key, request) : this.#pages.run(key, request)));
   }
 
   #page(key: string, request: PageRequest): Promise<TaskRecord[]> {
@@ -358,7 +367,7 @@ export class TaskRepository {
         .selectFrom('task')
         .select((eb) => eb.fn.countAll<string>().as('count'))
         .where((eb) => eb.and(scoped(eb, filter)));
-    const [row] = await guarded(run(this.#db, `count:${shape}`, build, values));
+    const [row] = await this.#for(ownerId, () => run(this.#db, `count:${shape}`, build, values));
     // count(*) is a bigint, which pg returns as a string.
     return Number(row?.count ?? 0);
   }
@@ -390,7 +399,7 @@ export class TaskRepository {
       ...this.#limits,
     };
     try {
-      return (await run(this.#db, 'create', build, values))[0];
+      return (await this.#share.run(ownerId, () => run(this.#db, 'create', build, values)))[0];
     } catch (err) {
       // The owner's account was deleted after the request's token was checked (the foreign key to
       // Better Auth's "user" exists when both share the database).
@@ -451,7 +460,8 @@ export class TaskRepository {
     const changesText = changes.title !== undefined || changes.description !== undefined;
     const key = `update:${fields.join(',')}:${expectedVersion === undefined ? 'any' : 'expected'}`;
     try {
-      const [row] = await run(this.#db, key, build, { ...changes, id, owner: ownerId, expectedVersion, ...(changesText ? this.#limits : {}) });
+      const values = { ...changes, id, owner: ownerId, expectedVersion, ...(changesText ? this.#limits : {}) };
+      const [row] = await this.#share.run(ownerId, () => run(this.#db, key, build, values));
       return row;
     } catch (err) {
       throw this.#quotaError(err) ?? databaseError(err);
@@ -466,7 +476,7 @@ export class TaskRepository {
       return query.returning('id');
     };
     const key = `delete:${expectedVersion === undefined ? 'any' : 'expected'}`;
-    const rows = await guarded(run(this.#db, key, build, { id, owner: ownerId, expectedVersion }));
+    const rows = await this.#for(ownerId, () => run(this.#db, key, build, { id, owner: ownerId, expectedVersion }));
     return rows.length > 0;
   }
 }

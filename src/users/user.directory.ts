@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { prepareStatement } from '../db/connection.ts';
 import { databaseError } from '../db/errors.ts';
+import type { PoolShare } from '../db/pool-share.ts';
 import type { UserRecord, Viewer } from './user.model.ts';
 
 /** Better Auth's "user" table, the columns read here. Better Auth owns it (not an ORM entity). */
@@ -25,9 +26,10 @@ export interface UserDirectory {
  * Embedded mode: Better Auth's "user" table, in the same database. Lookups are cached briefly so
  * that requests cost no query. Every instance evicts a changed or deleted user when the "user"
  * table's trigger notifies it (users/user.events.ts, within milliseconds of the commit), and
- * everything when the notifications may have been missed; `ttlMs` bounds what is left.
+ * everything when the notifications may have been missed; `ttlMs` bounds what is left. A lookup
+ * runs within the looked-up user's share of the pool (`share`), as their other statements do.
  */
-export function betterAuthUsers(db: Kysely<UserTables>, ttlMs = 30_000): UserDirectory {
+export function betterAuthUsers(db: Kysely<UserTables>, share: PoolShare, ttlMs = 30_000): UserDirectory {
   const cache = new LRUCache<string, { user: UserRecord | null }>({ max: 50_000, ttl: ttlMs });
   const loading = new Map<string, Promise<UserRecord | undefined>>();
   // Bumped by every eviction: a lookup that was in flight across one may have read the row before
@@ -42,8 +44,8 @@ export function betterAuthUsers(db: Kysely<UserTables>, ttlMs = 30_000): UserDir
         const started = evictions;
         const query = db.selectFrom('user').select(['id', 'email', 'name']).where('id', '=', viewer.id).compile();
         prepareStatement(query.sql);
-        pending = db
-          .executeQuery(query)
+        pending = share
+          .run(viewer.id, () => db.executeQuery(query))
           .then(({ rows: [row] }) => {
             const user = row ? { ...row, name: row.name || null } : null;
             if (started === evictions) cache.set(viewer.id, { user });
