@@ -276,6 +276,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger,
       changes: live.changes,
       rateLimit: rateLimiter.consume,
+      tokens: rateLimiter.tokens,
       spendDocument: rateLimiter.spendDocument,
     };
     // Subscriptions over WebSocket on /graphql, same pipeline as HTTP. Until the listener is up

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
 
@@ -132,5 +133,32 @@ withRedis('RATE_LIMIT_STORE=redis', () => {
     for (let i = 0; i < 4; i++) expect((await ask(server)).status).toBe(200);
     expectRefused(await ask(server), 4);
     expect(server.logs.some((l) => String(l['msg']).includes('rate limit store (Redis) unreachable'))).toBe(true);
+  });
+});
+
+describe('refused tokens, by client address', () => {
+  it('counts a request with an invalid token against its address; over the budget, the address gets 429 before any token is verified', async () => {
+    const server = await boot({ RATE_LIMIT_PER_MINUTE: '3', TRUSTED_PROXIES: '127.0.0.1' });
+    const user = await signUp(server.url);
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    const bad = { authorization: 'Bearer not.a.token' };
+
+    for (let i = 0; i < 3; i++) expect((await ask(server, { ...bad, ...from('203.0.113.7') })).status).toBe(401);
+    expectRefused(await ask(server, { ...bad, ...from('203.0.113.7') }), 3);
+    // The address's one budget: anonymous requests from it are over too, and so is a valid token,
+    // refused without being looked at.
+    expectRefused(await ask(server, from('203.0.113.7')), 3);
+    expectRefused(await ask(server, { ...as(user), ...from('203.0.113.7') }), 3);
+    const code = await new Promise<{ code: number; reason: string }>((resolve) => {
+      const ws = new WebSocket(server.graphqlUrl.replace(/^http/, 'ws'), 'graphql-transport-ws', { headers: from('203.0.113.7') });
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } })));
+      ws.on('close', (c, reason) => resolve({ code: c, reason: reason.toString() }));
+      ws.on('error', () => {});
+    });
+    expect(code).toEqual({ code: 1013, reason: expect.stringMatching(/^too many invalid tokens from this address: retry in \d+ s$/) as unknown });
+
+    // Other addresses are not affected.
+    expect((await ask(server, { ...as(user), ...from('203.0.113.8') })).status).toBe(200);
+    expect((await ask(server, { ...bad, ...from('203.0.113.8') })).status).toBe(401);
   });
 });

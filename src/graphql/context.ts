@@ -8,7 +8,7 @@ import { logScope, type Logger } from '../logger.ts';
 import type { TaskRepository } from '../tasks/task.repository.ts';
 import { TaskService, type TaskChangeSource } from '../tasks/task.service.ts';
 import type { UserDirectory } from '../users/user.directory.ts';
-import { invalidToken, requestError } from './errors.ts';
+import { ErrorCode, invalidToken, requestError } from './errors.ts';
 
 /** What every resolver receives; built once per request. */
 export interface Context {
@@ -30,6 +30,11 @@ export interface ContextDeps {
    * client address when anonymous); throws RateLimited.
    */
   rateLimit?: (req: IncomingMessage, viewerId: string | null) => Promise<void>;
+  /** Refused tokens counted against their client address (src/http/rate-limit.ts). */
+  tokens?: {
+    check(req: IncomingMessage): void;
+    refused(req: IncomingMessage): Promise<void>;
+  };
   /** Spends bytes of GraphQL document text of the caller's parse budget; throws RateLimited. */
   spendDocument?: (req: IncomingMessage, viewerId: string | null, bytes: number) => void;
   /** Live task changes, for subscriptions. */
@@ -61,6 +66,26 @@ export async function authenticate(header: string | undefined, verifier: TokenVe
   return current;
 }
 
+/**
+ * `authenticate`, with the token counted against the client address (`deps.tokens`): a refused
+ * token spends one operation of the address's budget, as an anonymous request would, and an
+ * address over its budget is refused (RateLimited) before its next token is verified.
+ */
+export async function authenticateRequest(
+  req: IncomingMessage,
+  header: string | undefined,
+  deps: Pick<ContextDeps, 'verifier' | 'users' | 'tokens'>,
+): Promise<Viewer | null> {
+  if (header === undefined || header === '' || !deps.tokens) return authenticate(header, deps.verifier, deps.users);
+  deps.tokens.check(req);
+  try {
+    return await authenticate(header, deps.verifier, deps.users);
+  } catch (err) {
+    if (err instanceof GraphQLError && err.extensions['code'] === ErrorCode.UNAUTHENTICATED) await deps.tokens.refused(req);
+    throw err;
+  }
+}
+
 /** What the HTTP layer gets for each request: its viewer, and the context its operation runs with. */
 export interface RequestContexts {
   /**
@@ -80,7 +105,10 @@ export function createContextFactory(deps: ContextDeps): RequestContexts {
   const viewer = (req: IncomingMessage): Promise<Viewer | null> => {
     let known = viewers.get(req);
     if (!known) {
-      known = authenticate(req.headers.authorization, deps.verifier, deps.users);
+      // A refusal for the address's budget fails the request as the rate limit does: 429.
+      known = authenticateRequest(req, req.headers.authorization, deps).catch((err: unknown) => {
+        throw err instanceof RateLimited ? requestError(err) : err;
+      });
       viewers.set(req, known);
     }
     return known;

@@ -18,9 +18,26 @@ export type RateLimit = (req: IncomingMessage, viewerId: string | null) => Promi
  */
 export type DocumentBudget = (req: IncomingMessage, viewerId: string | null, bytes: number) => void;
 
+/**
+ * Tokens counted against the client address that sent them. A request whose token is refused does
+ * no work but the verification, and no user is known to charge: its address pays instead.
+ */
+export interface TokenGuard {
+  /**
+   * Throws RateLimited while the request's client address is over its budget after refused
+   * tokens: its next token is refused before it is even verified (verifying costs CPU; this a
+   * map lookup).
+   */
+  check(req: IncomingMessage): void;
+  /** A request's token was refused: one operation of its client address's budget; throws RateLimited once spent. */
+  refused(req: IncomingMessage): Promise<void>;
+}
+
 export interface ApiRateLimiter {
   /** Undefined when RATE_LIMIT_PER_MINUTE is 0 (off). */
   consume: RateLimit | undefined;
+  /** Undefined when RATE_LIMIT_PER_MINUTE is 0 (off). */
+  tokens: TokenGuard | undefined;
   /** Undefined when RATE_LIMIT_BYTES_PER_MINUTE is 0 (off). */
   spendDocument: DocumentBudget | undefined;
   close(): Promise<void>;
@@ -150,7 +167,7 @@ export function createRateLimiter(config: Config, logger: Logger): ApiRateLimite
   const trusted = trustedProxies(config.auth.trustedProxies);
   const keyOf = (req: IncomingMessage, viewerId: string | null) => (viewerId !== null ? `user:${viewerId}` : `ip:${clientAddress(req, trusted)}`);
   const spendDocument = bytesPerMinute > 0 ? documentBudget(bytesPerMinute, keyOf) : undefined;
-  if (perMinute === 0) return { consume: undefined, spendDocument, close: () => Promise.resolve() };
+  if (perMinute === 0) return { consume: undefined, tokens: undefined, spendDocument, close: () => Promise.resolve() };
 
   const memory = new RateLimiterMemory({ points: perMinute, duration: WINDOW_SECONDS, keyPrefix });
   let limiter: RateLimiterAbstract = memory;
@@ -184,22 +201,55 @@ export function createRateLimiter(config: Config, logger: Logger): ApiRateLimite
     });
   }
 
-  const consume: RateLimit = async (req, viewerId) => {
+  const limited = (msBeforeNext: number) => {
+    const retryAfter = Math.max(1, Math.ceil(msBeforeNext / 1000));
+    return new RateLimited(`Rate limit of ${perMinute} requests per minute reached; retry in ${retryAfter} s.`, retryAfter, { limit: perMinute });
+  };
+  /** Spends one operation of `key`; the milliseconds to wait when it is spent, else undefined. */
+  const spend = async (key: string): Promise<number | undefined> => {
     try {
-      await limiter.consume(keyOf(req, viewerId));
+      await limiter.consume(key);
     } catch (err) {
-      if (err instanceof RateLimiterRes) {
-        const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
-        throw new RateLimited(`Rate limit of ${perMinute} requests per minute reached; retry in ${retryAfter} s.`, retryAfter, {
-          limit: perMinute,
-        });
-      }
+      if (err instanceof RateLimiterRes) return err.msBeforeNext;
       // A store error the insurance limiter could not absorb: never refuse a request for it.
       logger.warn({ err }, 'rate limit check failed; request let through');
     }
+    return undefined;
+  };
+  const consume: RateLimit = async (req, viewerId) => {
+    const wait = await spend(keyOf(req, viewerId));
+    if (wait !== undefined) throw limited(wait);
+  };
+
+  // Addresses over their budget after refused tokens, until when (this instance's own note).
+  const barred = new Map<string, number>();
+  let swept = Date.now();
+  const tokens: TokenGuard = {
+    check(req) {
+      if (barred.size === 0) return;
+      const key = keyOf(req, null);
+      const until = barred.get(key);
+      if (until === undefined) return;
+      const left = until - Date.now();
+      if (left > 0) throw limited(left);
+      barred.delete(key);
+    },
+    async refused(req) {
+      const key = keyOf(req, null);
+      const wait = await spend(key);
+      if (wait === undefined) return;
+      const now = Date.now();
+      if (now - swept > WINDOW_SECONDS * 1000) {
+        swept = now;
+        for (const [k, until] of barred) if (until <= now) barred.delete(k);
+      }
+      barred.set(key, now + wait);
+      throw limited(wait);
+    },
   };
   return {
     consume,
+    tokens,
     spendDocument,
     close: async () => {
       if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -22,7 +22,7 @@ import { observedSubscribe } from './delivery.ts';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError, RateLimited } from '../errors.ts';
-import { authenticate, contextFor, type ContextDeps } from '../graphql/context.ts';
+import { authenticateRequest, contextFor, type ContextDeps } from '../graphql/context.ts';
 import { ErrorCode, formatError as formatGraphQLError, isClientError, TOKEN_EXPIRED, withoutSuggestions } from '../graphql/errors.ts';
 import { refusalError, type DocumentPolicy } from '../graphql/persisted-documents.ts';
 import type { Logger } from '../logger.ts';
@@ -212,9 +212,12 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       const from = `(read from connection_init "${key}")`;
       let viewer: Viewer | null;
       try {
-        viewer = await authenticate(header, options.context.verifier, options.context.users);
+        viewer = await authenticateRequest(conn.request, header, options.context);
       } catch (err) {
-        if (err instanceof GraphQLError && err.extensions['code'] === ErrorCode.UNAUTHENTICATED) {
+        if (err instanceof RateLimited) {
+          // Too many refused tokens from this address: retryable, later (graphql-ws backs off).
+          close(conn, CloseCode.TRY_AGAIN_LATER, `too many invalid tokens from this address: retry in ${err.retryAfterSeconds} s`);
+        } else if (err instanceof GraphQLError && err.extensions['code'] === ErrorCode.UNAUTHENTICATED) {
           close(conn, CloseCode.FORBIDDEN, `${err.extensions['reason'] === TOKEN_EXPIRED ? 'token expired' : 'invalid token'} ${from}`);
         } else {
           // The user lookup failed: the database is down or slow. Retryable.
