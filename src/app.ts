@@ -337,12 +337,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         contextFailed: telemetry?.contextFailed,
         documentRefused: telemetry?.documentRefused,
         // Keys live in the application's database, through the one pool; the viewer is the one the
-        // context authenticates (once per request).
+        // context authenticates and admits (once per request).
         idempotent: idempotency({
           store: new IdempotencyRepository(db),
-          viewer: contexts.viewer,
+          admit: contexts.admit,
           logger,
           maxTokens: config.graphql.limits.maxTokens,
+          maxResponseBytes: config.idempotency.maxResponseBytes,
+          maxKeysPerUser: config.idempotency.maxKeysPerUser,
         }),
         // Before idempotency: a mutation sent by id is told apart by its listed text.
         documents,

@@ -103,6 +103,12 @@ export interface Config {
     /** Subscriptions one user may hold at once over all their sockets; more are refused (QUOTA_EXCEEDED). */
     maxSubscriptionsPerUser: number;
   };
+  idempotency: {
+    /** Responses of idempotent requests larger than this are not kept (not replayable). */
+    maxResponseBytes: number;
+    /** Unexpired Idempotency-Keys one user may hold; a new one past it is refused (QUOTA_EXCEEDED). */
+    maxKeysPerUser: number;
+  };
   /** Prefix of the rate limiter's keys in Redis: instances sharing one budget share the prefix. */
   rateLimitKeyPrefix: string;
   /**
@@ -317,6 +323,12 @@ const envSchema = z.object({
   OTEL_BSP_EXPORT_TIMEOUT: z.coerce.number().int().min(1).default(30_000),
   OTEL_BSP_MAX_QUEUE_SIZE: z.coerce.number().int().min(1).default(2048),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).default(512),
+  IDEMPOTENCY_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024),
+  IDEMPOTENCY_MAX_KEYS_PER_USER: z.coerce.number().int().min(1).default(1000),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -550,6 +562,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER, maxSubscriptionsPerUser: e.WS_MAX_SUBSCRIPTIONS_PER_USER },
+    idempotency: { maxResponseBytes: e.IDEMPOTENCY_MAX_RESPONSE_BYTES, maxKeysPerUser: e.IDEMPOTENCY_MAX_KEYS_PER_USER },
     rateLimitKeyPrefix: e.RATE_LIMIT_KEY_PREFIX,
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
     taskEvents: { retentionSeconds: e.TASK_EVENTS_RETENTION_SECONDS, pollIntervalMs: e.TASK_EVENTS_POLL_INTERVAL_MS },

@@ -46,14 +46,14 @@ async function until(what: string, ms: number, check: () => Promise<boolean>): P
 }
 
 /**
- * Holds a lock on the user's row: creating a task checks its foreign key to "user" with a
- * KEY SHARE lock, so createTask waits until `release()`.
+ * Holds a lock on the task table that lets reads (and idempotency keys) through but not inserts:
+ * createTask waits until `release()`.
  */
-async function holdUser(server: TestServer, user: TestUser) {
+async function holdTaskInserts(server: TestServer) {
   const client = new pg.Client({ connectionString: server.database.url });
   await client.connect();
   await client.query('begin');
-  await client.query('select 1 from "user" where id = $1 for update', [user.id]);
+  await client.query('lock table task in exclusive mode');
   return {
     /** Resolves once a statement of the server waits on this lock. */
     waitedOn: () =>
@@ -173,7 +173,7 @@ describe('Idempotency-Key on mutations', () => {
   it('does not run a duplicate that arrives while the first is still running', async () => {
     const user = await signUp(server.url);
     const key = randomUUID();
-    const lock = await holdUser(server, user);
+    const lock = await holdTaskInserts(server);
     let released = false;
     try {
       const first = post(server.url, key, user.token, create('held'));
@@ -225,5 +225,150 @@ describe('two instances on one database', () => {
     expect(replies[0].text).toBe(replies[1].text);
     expect(replies.filter((r) => r.headers.get('idempotency-replayed') === 'true')).toHaveLength(1);
     expect(await taskCount(server, user)).toBe(2);
+  });
+});
+
+/** Rows of the user's keys in the store, with whether each holds a response. */
+async function storedKeys(server: TestServer, userId: string): Promise<Array<{ key: string; kept: boolean }>> {
+  const client = new pg.Client({ connectionString: server.database.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ key: string; kept: boolean }>(
+      'select key, body is not null as kept from idempotency_key where user_id = $1 order by created_at',
+      [userId],
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('what is stored, and for whom', () => {
+  it('stores nothing for a request that never ran (a variable that does not coerce): the key stays free', async () => {
+    const user = await signUp(server.url);
+    const key = randomUUID();
+    // An enum value of a million characters: its error echoes it (2 MB), and nothing ran.
+    const bad = await post(server.url, key, user.token, { query: CREATE, variables: { input: { title: 'x', priority: 'Z'.repeat(1_000_000) } } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect(await storedKeys(server, user.id)).toEqual([]);
+    // Not kept, so the same key with the corrected request runs.
+    const good = await post(server.url, key, user.token, create('corrected'));
+    expect(good.status).toBe(200);
+    expect(good.headers.get('idempotency-replayed')).toBeNull();
+    expect(await taskCount(server, user)).toBe(1);
+  });
+
+  it('refuses a body nested too deeply to hash with 400 BAD_USER_INPUT, not a 500', async () => {
+    const user = await signUp(server.url);
+    const deep = `{"query":${JSON.stringify(CREATE)},"variables":{"input":{"title":"deep"}},"extensions":{"x":${'['.repeat(400_000)}${']'.repeat(400_000)}}}`;
+    const res = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'idempotency-key': randomUUID() },
+      body: deep,
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Reply['json'];
+    expect(body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect(await taskCount(server, user)).toBe(0);
+  });
+
+  it("deletes a deleted user's keys and responses with the user: a replay returns nothing of the task", async () => {
+    const user = await signUp(server.url);
+    const key = randomUUID();
+    const first = await post(server.url, key, user.token, create('a secret title'));
+    expect(first.status).toBe(200);
+    expect(await storedKeys(server, user.id)).toEqual([{ key, kept: true }]);
+
+    const res = await fetch(`${server.url}/api/auth/delete-user`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: new URL(server.url).origin, cookie: user.cookie },
+      body: JSON.stringify({ password: user.password }),
+    });
+    expect(res.status).toBe(200);
+    const replay = await post(server.url, key, user.token, create('a secret title'));
+    expect(replay.status).toBe(401);
+    expect(replay.text).not.toContain('a secret title');
+    expect(await storedKeys(server, user.id)).toEqual([]);
+  });
+});
+
+describe('expired keys', () => {
+  it('are deleted in batches until none is left (not 1,000 a minute), at the first claim of an instance', async () => {
+    const fresh = await startServer();
+    try {
+      const [active, gone] = [await signUp(fresh.url), await signUp(fresh.url)];
+      const client = new pg.Client({ connectionString: fresh.database.url });
+      await client.connect();
+      try {
+        // 5,000 keys of a user who stopped using them a day ago.
+        await client.query(
+          `insert into idempotency_key (user_id, key, request_hash, locked_until, created_at, expires_at)
+           select $1, 'old-' || i, repeat('0', 64), now(), now() - interval '2 days', now() - interval '1 day'
+           from generate_series(1, 5000) as i`,
+          [gone.id],
+        );
+        expect((await post(fresh.url, randomUUID(), active.token, create('a day later'))).status).toBe(200);
+        await until('the expired keys to go', 20_000, async () => {
+          const { rows } = await client.query<{ n: number }>('select count(*)::int as n from idempotency_key where expires_at < now()');
+          return rows[0]!.n === 0;
+        });
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
+
+describe('bounds on the store, and the rate limit first', () => {
+  let bounded: TestServer;
+  beforeAll(async () => {
+    bounded = await startServer({ RATE_LIMIT_PER_MINUTE: '8', IDEMPOTENCY_MAX_RESPONSE_BYTES: '1024', IDEMPOTENCY_MAX_KEYS_PER_USER: '3' });
+  });
+  afterAll(() => bounded.stop());
+
+  it('does not keep a response over IDEMPOTENCY_MAX_RESPONSE_BYTES: a retry is refused (409), and does not run again', async () => {
+    const user = await signUp(bounded.url);
+    const key = randomUUID();
+    const body = { query: CREATE, variables: { input: { title: 'long', description: 'd'.repeat(2_000) } } };
+    const first = await post(bounded.url, key, user.token, body);
+    expect(first.status).toBe(200);
+    const retry = await post(bounded.url, key, user.token, body);
+    expect(retry.status).toBe(409);
+    expect(retry.json.errors?.[0]?.extensions).toEqual({ code: 'IDEMPOTENCY_RESPONSE_NOT_KEPT', limit: 1024 });
+    expect(await taskCount(bounded, user)).toBe(1);
+  });
+
+  it('holds IDEMPOTENCY_MAX_KEYS_PER_USER keys per user: a new key past it is QUOTA_EXCEEDED and runs nothing; a held key still replays', async () => {
+    const user = await signUp(bounded.url);
+    const keys = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [i, key] of keys.entries()) expect((await post(bounded.url, key, user.token, create(`t${i}`))).status).toBe(200);
+    const over = await post(bounded.url, randomUUID(), user.token, create('one too many'));
+    expect(over.status).toBe(403);
+    expect(over.json.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXCEEDED', limit: 3 });
+    expect((await post(bounded.url, keys[0], user.token, create('t0'))).headers.get('idempotency-replayed')).toBe('true');
+    expect(await taskCount(bounded, user)).toBe(3);
+    // Another user's quota is their own.
+    const other = await signUp(bounded.url);
+    expect((await post(bounded.url, randomUUID(), other.token, create('mine'))).status).toBe(200);
+  });
+
+  it('applies the rate limit first: replays and new keys of a user over it get 429 and run nothing', async () => {
+    const user = await signUp(bounded.url);
+    const key = randomUUID();
+    const first = await post(bounded.url, key, user.token, create('once'));
+    expect(first.status).toBe(200);
+    // 8 a minute: the first request and 7 replays, then refusals.
+    for (let i = 0; i < 7; i++) expect((await post(bounded.url, key, user.token, create('once'))).headers.get('idempotency-replayed')).toBe('true');
+    const replay = await post(bounded.url, key, user.token, create('once'));
+    expect(replay.status).toBe(429);
+    expect(replay.headers.get('idempotency-replayed')).toBeNull();
+    expect(replay.json.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
+    expect(Number(replay.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const fresh = await post(bounded.url, randomUUID(), user.token, create('over the limit'));
+    expect(fresh.status).toBe(429);
+    expect(await storedKeys(bounded, user.id)).toEqual([{ key, kept: true }]);
   });
 });

@@ -86,41 +86,53 @@ export async function authenticateRequest(
   }
 }
 
-/** What the HTTP layer gets for each request: its viewer, and the context its operation runs with. */
+/** What the HTTP layer gets for each request: its admitted viewer, and the context its operation runs with. */
 export interface RequestContexts {
   /**
-   * The request's viewer, authenticated once per request: every caller (the idempotency middleware,
-   * then the context) shares the one verification and user lookup. Rejects as `authenticate` does.
+   * The request's viewer, authenticated and admitted once per request, whoever asks first (the
+   * idempotency middleware, then the context): one token verification and user lookup, one
+   * operation of the rate limit, `documentBytes` (the size of the operation's text) of the parse
+   * budget. Rejects with the request's refusal: 401, 429 (a GraphQLError carrying its HTTP
+   * status), or the failure of the user lookup.
    */
-  viewer: (req: IncomingMessage) => Promise<Viewer | null>;
-  /**
-   * The context of the request's operation (Apollo's context function). `documentBytes`: the size
-   * of the operation's text (`query`), charged to the parse budget before Apollo parses it.
-   */
+  admit: (req: IncomingMessage, documentBytes?: number) => Promise<Viewer | null>;
+  /** The context of the request's operation (Apollo's context function); admits the request first. */
   context: (req: IncomingMessage, documentBytes?: number) => Promise<Context>;
 }
 
 export function createContextFactory(deps: ContextDeps): RequestContexts {
-  const viewers = new WeakMap<IncomingMessage, Promise<Viewer | null>>();
-  const viewer = (req: IncomingMessage): Promise<Viewer | null> => {
-    let known = viewers.get(req);
-    if (!known) {
+  const admitted = new WeakMap<IncomingMessage, Promise<Viewer | null>>();
+  const admission = async (req: IncomingMessage, documentBytes: number): Promise<Viewer | null> => {
+    const viewer = await authenticateRequest(req, req.headers.authorization, deps).catch((err: unknown) => {
       // A refusal for the address's budget fails the request as the rate limit does: 429.
-      known = authenticateRequest(req, req.headers.authorization, deps).catch((err: unknown) => {
-        throw err instanceof RateLimited ? requestError(err) : err;
-      });
-      viewers.set(req, known);
+      throw err instanceof RateLimited ? requestError(err) : err;
+    });
+    // Over a limit: the whole request is refused with 429 and Retry-After, before anything runs
+    // (Apollo parses and validates the document only once the context is built).
+    try {
+      await deps.rateLimit?.(req, viewer?.id ?? null);
+      deps.spendDocument?.(req, viewer?.id ?? null, documentBytes);
+    } catch (err) {
+      throw err instanceof RateLimited ? requestError(err) : err;
+    }
+    return viewer;
+  };
+  const admit = (req: IncomingMessage, documentBytes = 0): Promise<Viewer | null> => {
+    let known = admitted.get(req);
+    if (!known) {
+      known = admission(req, documentBytes);
+      admitted.set(req, known);
     }
     return known;
   };
   return {
-    viewer,
+    admit,
     context: async (req, documentBytes = 0) => {
       // Set by the HTTP server (src/http/server.ts), which also logs the request line under this id.
       const requestId = req.id ?? '';
       let current: Viewer | null;
       try {
-        current = await viewer(req);
+        current = await admit(req, documentBytes);
       } catch (err) {
         // A domain error here (the user lookup found the database down) fails the whole request with
         // its HTTP status (503 and Retry-After); thrown as it is, Apollo would answer 500.
@@ -129,14 +141,6 @@ export function createContextFactory(deps: ContextDeps): RequestContexts {
         // its cause. Refusals (GraphQLErrors) are no failure.
         if (!(err instanceof GraphQLError)) deps.logger.error({ err, requestId }, 'could not build the request context');
         throw domain instanceof DomainError ? requestError(domain) : domain;
-      }
-      // Over a limit: the whole request is refused with 429 and Retry-After, before anything runs
-      // (Apollo parses and validates the document only once the context is built).
-      try {
-        await deps.rateLimit?.(req, current?.id ?? null);
-        deps.spendDocument?.(req, current?.id ?? null, documentBytes);
-      } catch (err) {
-        throw err instanceof RateLimited ? requestError(err) : err;
       }
       return contextFor(deps, current, requestId);
     },

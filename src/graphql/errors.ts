@@ -42,6 +42,12 @@ export const ErrorCode = {
   /** The first request with this `Idempotency-Key` is still running: HTTP 409 and `Retry-After`. */
   IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   /**
+   * The first request with this `Idempotency-Key` ran, but its response was over
+   * IDEMPOTENCY_MAX_RESPONSE_BYTES and was not kept: nothing to replay, and it does not run again.
+   * HTTP 409.
+   */
+  IDEMPOTENCY_RESPONSE_NOT_KEPT: 'IDEMPOTENCY_RESPONSE_NOT_KEPT',
+  /**
    * PERSISTED_DOCUMENTS_ONLY=true: the operation was sent as text (even text that is in the
    * manifest); send its id instead. HTTP 400. The name Apollo Router and GraphQL Yoga use.
    */

@@ -160,7 +160,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
           : () => options.context(req, sentBytes),
       });
     if (options.idempotent && req.method === 'POST' && req.headers[IDEMPOTENCY_HEADER] !== undefined) {
-      await options.idempotent(req, res, body, async () => buffer(await execute()));
+      await options.idempotent(req, res, body, async () => buffer(await execute()), sentBytes);
       return;
     }
     const result = await execute();

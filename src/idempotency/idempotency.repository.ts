@@ -25,8 +25,10 @@ export interface StoredResponse {
 /** A key as another request left it: the hash of its request, and its response once it has one. */
 export interface IdempotencyEntry {
   requestHash: string;
-  /** Undefined while the first request still runs. */
+  /** Undefined while the first request still runs, or when it ran and its response was not kept. */
   response: StoredResponse | undefined;
+  /** The first request ran, and its response was too large to keep. */
+  notKept: boolean;
 }
 
 /**
@@ -38,6 +40,19 @@ export class IdempotencyRepository {
 
   constructor(db: Kysely<IdempotencyTables>) {
     this.#db = db;
+  }
+
+  /**
+   * How many unexpired keys the user holds, and whether `key` is one of them. Deletes the user's
+   * expired keys in the same statement: a user who keeps adding keys drops their own garbage as
+   * fast as they make it.
+   */
+  async usage(userId: string, key: string): Promise<{ keys: number; exists: boolean }> {
+    const { rows } = await sql<{ keys: number; exists: boolean }>`
+      with expired as (delete from idempotency_key where user_id = ${userId} and expires_at <= now())
+      select count(*)::int as keys, coalesce(bool_or(key = ${key}), false) as exists
+      from idempotency_key where user_id = ${userId} and expires_at > now()`.execute(this.#db);
+    return rows[0] ?? { keys: 0, exists: false };
   }
 
   /**
@@ -71,7 +86,8 @@ export class IdempotencyRepository {
     if (!row) return undefined;
     return {
       requestHash: row.request_hash,
-      response: row.status === null ? undefined : { status: row.status, headers: row.headers ?? {}, body: row.body ?? '' },
+      response: row.status === null || row.body === null ? undefined : { status: row.status, headers: row.headers ?? {}, body: row.body },
+      notKept: row.status !== null && row.body === null,
     };
   }
 
@@ -80,11 +96,18 @@ export class IdempotencyRepository {
     await this.#db.deleteFrom('idempotency_key').where('user_id', '=', userId).where('key', '=', key).where('status', 'is', null).execute();
   }
 
-  /** Records the final response of a claimed key, to be replayed until the key expires. */
-  async store(userId: string, key: string, response: StoredResponse): Promise<void> {
+  /**
+   * Records the final response of a claimed key, to be replayed until the key expires; `undefined`
+   * records that the request ran but its response is not kept (a status, no body).
+   */
+  async store(userId: string, key: string, response: StoredResponse | undefined): Promise<void> {
     await this.#db
       .updateTable('idempotency_key')
-      .set({ status: response.status, headers: sql<Record<string, string>>`${JSON.stringify(response.headers)}::jsonb`, body: response.body })
+      .set(
+        response
+          ? { status: response.status, headers: sql<Record<string, string>>`${JSON.stringify(response.headers)}::jsonb`, body: response.body }
+          : { status: 0, headers: null, body: null },
+      )
       .where('user_id', '=', userId)
       .where('key', '=', key)
       .execute();
@@ -94,7 +117,11 @@ export class IdempotencyRepository {
    * Deletes up to `limit` expired keys (of any user: housekeeping, not a read). Bounded, so that it
    * never holds a long lock.
    */
-  async deleteExpired(limit: number): Promise<void> {
-    await sql`delete from idempotency_key where ctid in (select ctid from idempotency_key where expires_at < now() limit ${limit})`.execute(this.#db);
+  async deleteExpired(limit: number): Promise<number> {
+    const result =
+      await sql`delete from idempotency_key where ctid in (select ctid from idempotency_key where expires_at < now() limit ${limit})`.execute(
+        this.#db,
+      );
+    return Number(result.numAffectedRows ?? 0);
   }
 }

@@ -5,6 +5,7 @@ import { Migration20261202000000_create_idempotency_key } from './Migration20261
 import { Migration20261202000000_notify_changes } from './Migration20261202000000_notify_changes.ts';
 import { Migration20261215000000_task_change_log } from './Migration20261215000000_task_change_log.ts';
 import { Migration20261216000000_task_usage } from './Migration20261216000000_task_usage.ts';
+import { Migration20261217000000_idempotency_key_owner } from './Migration20261217000000_idempotency_key_owner.ts';
 
 /**
  * Every migration, in order. Listed explicitly rather than discovered by glob so that the same
@@ -18,4 +19,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261202000000_notify_changes', class: Migration20261202000000_notify_changes },
   { name: 'Migration20261215000000_task_change_log', class: Migration20261215000000_task_change_log },
   { name: 'Migration20261216000000_task_usage', class: Migration20261216000000_task_usage },
+  { name: 'Migration20261217000000_idempotency_key_owner', class: Migration20261217000000_idempotency_key_owner },
 ];
