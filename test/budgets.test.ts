@@ -166,7 +166,7 @@ describe('subscriptions per user (WS_MAX_SUBSCRIPTIONS_PER_USER)', () => {
     const [error] = await refusal(subscribe(a2, EVENTS));
     expect(error).toEqual({
       message: 'At most 3 subscriptions per user at once (WS_MAX_SUBSCRIPTIONS_PER_USER); complete one first.',
-      extensions: { code: 'QUOTA_EXCEEDED', limit: 3 },
+      extensions: { code: 'QUOTA_EXCEEDED', limit: 3, setting: 'WS_MAX_SUBSCRIPTIONS_PER_USER' },
     });
     // Bob's subscriptions are his own.
     const bobs = subscribe(open(server, bob), EVENTS);

@@ -337,7 +337,11 @@ describe('bounds on the store, and the rate limit first', () => {
     expect(first.status).toBe(200);
     const retry = await post(bounded.url, key, user.token, body);
     expect(retry.status).toBe(409);
-    expect(retry.json.errors?.[0]?.extensions).toEqual({ code: 'IDEMPOTENCY_RESPONSE_NOT_KEPT', limit: 1024 });
+    expect(retry.json.errors?.[0]?.extensions).toEqual({
+      code: 'IDEMPOTENCY_RESPONSE_NOT_KEPT',
+      limit: 1024,
+      setting: 'IDEMPOTENCY_MAX_RESPONSE_BYTES',
+    });
     expect(await taskCount(bounded, user)).toBe(1);
   });
 
@@ -347,7 +351,7 @@ describe('bounds on the store, and the rate limit first', () => {
     for (const [i, key] of keys.entries()) expect((await post(bounded.url, key, user.token, create(`t${i}`))).status).toBe(200);
     const over = await post(bounded.url, randomUUID(), user.token, create('one too many'));
     expect(over.status).toBe(403);
-    expect(over.json.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXCEEDED', limit: 3 });
+    expect(over.json.errors?.[0]?.extensions).toEqual({ code: 'QUOTA_EXCEEDED', limit: 3, setting: 'IDEMPOTENCY_MAX_KEYS_PER_USER' });
     expect((await post(bounded.url, keys[0], user.token, create('t0'))).headers.get('idempotency-replayed')).toBe('true');
     expect(await taskCount(bounded, user)).toBe(3);
     // Another user's quota is their own.

@@ -22,9 +22,9 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /**
    * Over a quota that waiting does not refill: free something first. `extensions.limit` is the
-   * setting's value. WS_MAX_SUBSCRIPTIONS_PER_USER (a subscription refused), and the storage quotas
-   * MAX_TASKS_PER_USER and MAX_TASK_TEXT_BYTES_PER_USER (nothing stored; `extensions.setting` names
-   * the variable).
+   * setting's value, `extensions.setting` names the variable. WS_MAX_SUBSCRIPTIONS_PER_USER (a
+   * subscription refused), IDEMPOTENCY_MAX_KEYS_PER_USER (HTTP 403, nothing ran), and the storage
+   * quotas MAX_TASKS_PER_USER and MAX_TASK_TEXT_BYTES_PER_USER (nothing stored).
    */
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   /** The database (or another dependency) is unreachable or too slow: HTTP 503 and `Retry-After`. */

@@ -254,7 +254,7 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
             `At most ${options.maxKeysPerUser} Idempotency-Keys per user are kept (IDEMPOTENCY_MAX_KEYS_PER_USER), each for 24 hours; ` +
               'send this mutation without a key, or later.',
             undefined,
-            { limit: options.maxKeysPerUser },
+            { limit: options.maxKeysPerUser, setting: 'IDEMPOTENCY_MAX_KEYS_PER_USER' },
           ),
         );
         return;
@@ -301,7 +301,7 @@ export function idempotency(options: IdempotencyOptions): IdempotentHandler {
             `The request with this Idempotency-Key ran, but its response was larger than ${options.maxResponseBytes} bytes ` +
               '(IDEMPOTENCY_MAX_RESPONSE_BYTES) and was not kept: read the result with a query instead of retrying.',
             undefined,
-            { limit: options.maxResponseBytes },
+            { limit: options.maxResponseBytes, setting: 'IDEMPOTENCY_MAX_RESPONSE_BYTES' },
           ),
         );
         return;

@@ -256,7 +256,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         return refuse(
           ErrorCode.QUOTA_EXCEEDED,
           `At most ${options.maxSubscriptionsPerUser} subscriptions per user at once (WS_MAX_SUBSCRIPTIONS_PER_USER); complete one first.`,
-          { limit: options.maxSubscriptionsPerUser },
+          { limit: options.maxSubscriptionsPerUser, setting: 'WS_MAX_SUBSCRIPTIONS_PER_USER' },
         );
       }
       // `documentId` or extensions.persistedQuery (with an empty `query`): the listed document,
