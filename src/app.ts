@@ -7,7 +7,7 @@ import { AUTH_BASE_PATH, prepareAuth, type Auth } from './auth/auth.ts';
 import { publicHostname, type Config } from './config.ts';
 import { withDeadline } from './deadline.ts';
 import { connectionTag, tagUrl, terminateBackends } from './db/cancel.ts';
-import { databaseProbe, poolProbe } from './db/connection.ts';
+import { ConnectionMode, databaseProbe, poolProbe } from './db/connection.ts';
 import { PoolShare } from './db/pool-share.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
@@ -153,21 +153,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Every connection of this instance carries the tag, so shutdown can find and cancel them.
     const tag = connectionTag();
     const dbUrl = tagUrl(database.url, tag);
+    // What needs a session (migrations and their lock, LISTEN, terminating backends at shutdown)
+    // goes to DATABASE_URL_UNPOOLED when DATABASE_URL is a transaction pooler.
+    const sessionUrl = config.databaseUrlUnpooled ? tagUrl(config.databaseUrlUnpooled, tag) : dbUrl;
+    const poolMode = new ConnectionMode({ preparedStatements: config.db.preparedStatements, variable: 'DATABASE_URL', logger });
+    const sessionMode = config.databaseUrlUnpooled
+      ? new ConnectionMode({ preparedStatements: config.db.preparedStatements, variable: 'DATABASE_URL_UNPOOLED', logger })
+      : poolMode;
     // After a forced cancel the connections are dead: closing them should take no time at all.
     let closeTimeoutMs = CANCEL_TIMEOUT_MS;
     // The one pool of the application's data: MikroORM's, reached through its typed Kysely. Nothing
     // connects yet (MikroORM.init does not), so this works with the database down.
-    const orm = await createOrm(dbUrl, [TaskSchema], config.db.poolSize, config.db, logger, poolHooks('app'));
+    const orm = await createOrm(dbUrl, [TaskSchema], config.db.poolSize, config.db, poolMode, logger, poolHooks('app'));
     cleanups.push(() => withDeadline(orm.close(true), closeTimeoutMs, 'closing the ORM'));
     const db = orm.em.fork().getKysely<TaskTables & UserTables & IdempotencyTables>();
     // Better Auth's own small pool (see createPool); it connects lazily, so costs nothing unless embedded.
-    const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, logger, poolHooks('auth'));
+    const authPool = createPool(dbUrl, AUTH_POOL_SIZE, config.db, poolMode, logger, poolHooks('auth'));
     cleanups.push(() => withDeadline(authPool.end(), closeTimeoutMs, 'closing the auth pool'));
     // One user's statements hold at most DB_POOL_MAX_PER_USER connections; their others wait here.
     const share = new PoolShare({ perUser: config.db.maxPerUser, maxWaitMs: config.db.acquireTimeoutMs });
     const { auth, verifier, users, loadKeys } = await createIdentity(config, authPool, db, share, logger);
     // Live updates: the task feed and the LISTEN connection (connected with the rest of start-up).
-    const live = startLive(config, dbUrl, db, users, logger);
+    const live = startLive(config, sessionUrl, db, users, logger);
     cleanups.push(() => live.stop());
 
     let isReady = false;
@@ -299,6 +306,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { port } = httpServer.address() as AddressInfo;
     const url = `http://${publicHostname(config.host)}:${port}`;
 
+    // Migrations need a session: with DATABASE_URL_UNPOOLED they run there, on an ORM and a pool of
+    // their own for the time they take; else on the application's pools.
+    const runMigrations = async () => {
+      if (sessionMode === poolMode) {
+        await migrate(dbUrl, orm, auth ? () => prepareAuth(auth) : undefined);
+        return;
+      }
+      const migrationOrm = await createOrm(sessionUrl, [TaskSchema], 2, config.db, sessionMode, logger);
+      const migrationPool = createPool(sessionUrl, 2, config.db, sessionMode, logger);
+      try {
+        await migrate(sessionUrl, migrationOrm, auth ? () => prepareAuth(auth, migrationPool) : undefined);
+      } finally {
+        await withDeadline(migrationOrm.close(true), CANCEL_TIMEOUT_MS, 'closing the migration ORM').catch(() => {});
+        await withDeadline(migrationPool.end(), CANCEL_TIMEOUT_MS, 'closing the migration pool').catch(() => {});
+      }
+    };
+
     const abort = new AbortController();
     const start = async () => {
       const since = Date.now();
@@ -308,7 +332,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       for (;;) {
         if (abort.signal.aborted) throw new Stopped();
         try {
-          await migrate(dbUrl, orm, auth ? () => prepareAuth(auth) : undefined);
+          await poolMode.detect(dbUrl, config.db);
+          if (sessionMode !== poolMode) await sessionMode.detect(sessionUrl, config.db);
+          await runMigrations();
           await loadKeys();
           await live.connect();
           break;
@@ -369,7 +395,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           { inFlight: requests.inFlight(), shutdownTimeoutMs: config.shutdownTimeoutMs },
           'shutdown deadline reached: cancelling requests still in flight',
         );
-        const terminated = await terminateBackends(database.url, tag, CANCEL_TIMEOUT_MS).catch((err: unknown) => {
+        const terminated = await terminateBackends(config.databaseUrlUnpooled ?? database.url, tag, CANCEL_TIMEOUT_MS).catch((err: unknown) => {
           logger.warn({ err }, 'could not cancel database work (database unreachable?)');
           return 0;
         });

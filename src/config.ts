@@ -13,8 +13,13 @@ export interface Config {
   nodeEnv: 'development' | 'test' | 'production';
   host: string;
   port: number;
-  /** Unset means: run an embedded PostgreSQL whose data lives in `dataDir`. */
+  /** Unset means: run an embedded PostgreSQL whose data lives in `dataDir`. May be a transaction pooler. */
   databaseUrl: string | undefined;
+  /**
+   * A direct connection (no pooler) for what needs a session: migrations and their lock, the
+   * LISTEN connection, terminating this instance's backends at shutdown. Unset: `databaseUrl`.
+   */
+  databaseUrlUnpooled: string | undefined;
   /** Absolute folder for the embedded cluster and the generated development secret. */
   dataDir: string;
   /** Port of the embedded PostgreSQL; unset picks a free one at each start. */
@@ -92,8 +97,10 @@ export interface Config {
     connectTimeoutMs: number;
     /** Bound on waiting for a free connection of the pool. */
     acquireTimeoutMs: number;
-    /** PostgreSQL's statement_timeout for every connection of the pool. */
+    /** PostgreSQL's statement_timeout (and lock_timeout) of every statement of the pools. */
     statementTimeoutMs: number;
+    /** Hot queries as named prepared statements (off behind poolers that cannot carry them). */
+    preparedStatements: boolean;
   };
   /** On SIGTERM: drain for at most this long, then cancel and roll back what still runs, then exit. */
   shutdownTimeoutMs: number;
@@ -329,6 +336,8 @@ const envSchema = z.object({
     .min(1024)
     .default(64 * 1024),
   IDEMPOTENCY_MAX_KEYS_PER_USER: z.coerce.number().int().min(1).default(1000),
+  DATABASE_URL_UNPOOLED: postgresUrl.optional(),
+  DB_PREPARED_STATEMENTS: boolean,
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -444,6 +453,18 @@ function configSchema(hasDevSecret: boolean) {
           "required with PERSISTED_DOCUMENTS_ONLY=true: the persisted-documents.json your clients' build wrote (GraphQL Code Generator's client preset)",
         );
       }
+      const unpooled = e['DATABASE_URL_UNPOOLED'];
+      if (typeof unpooled === 'string') {
+        if (e['DATABASE_URL'] === undefined) {
+          problem('DATABASE_URL_UNPOOLED', 'only used with DATABASE_URL (the embedded PostgreSQL needs no second URL)');
+        } else if (URL.canParse(unpooled) && new URL(unpooled).hostname.includes('-pooler')) {
+          // Neon's pooled endpoint: a LISTEN there succeeds and then never hears a notification.
+          problem(
+            'DATABASE_URL_UNPOOLED',
+            `host "${new URL(unpooled).hostname}" is a pooled endpoint ("-pooler"); give the direct one, the same host without "-pooler"`,
+          );
+        }
+      }
     },
     { when: () => true },
   );
@@ -503,6 +524,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databaseUrlUnpooled: e.DATABASE_URL_UNPOOLED,
     dataDir,
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
     logLevel: e.LOG_LEVEL,
@@ -559,6 +581,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      preparedStatements: e.DB_PREPARED_STATEMENTS ?? true,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     ws: { maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER, maxSubscriptionsPerUser: e.WS_MAX_SUBSCRIPTIONS_PER_USER },

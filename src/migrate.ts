@@ -1,6 +1,6 @@
 /**
  * `npm run db:migrate`: applies Better Auth's and this project's migrations to the configured
- * database (DATABASE_URL, or the embedded cluster) and exits. The server also does this at start.
+ * database (DATABASE_URL_UNPOOLED, else DATABASE_URL, else the embedded cluster) and exits. The server also does this at start.
  * `npm run db:migration:create -- name` writes a new, blank MikroORM migration into
  * src/db/migrations. Migrations are written by hand in SQL: the indexes, foreign key and checks
  * they create are tuned to the queries and are not described by the entity, so a generated
@@ -9,6 +9,7 @@
 import { prepareAuth } from './auth/auth.ts';
 import { createIdentity } from './identity.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { ConnectionMode } from './db/connection.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { createOrm } from './db/orm.ts';
@@ -20,12 +21,20 @@ async function main(): Promise<void> {
   const config = loadConfig((message) => console.warn(`warning: ${message}`));
   const logger = createLogger({ ...config, nodeEnv: 'production' });
   const database = await openDatabase(config, logger);
-  const pool = createPool(database.url, 2, config.db, logger);
-  const orm = await createOrm(database.url, [TaskSchema], 2, config.db);
+  // Migrations need a session: the direct connection when DATABASE_URL is a transaction pooler.
+  const url = config.databaseUrlUnpooled ?? database.url;
+  const mode = new ConnectionMode({
+    preparedStatements: config.db.preparedStatements,
+    variable: config.databaseUrlUnpooled ? 'DATABASE_URL_UNPOOLED' : 'DATABASE_URL',
+    logger,
+  });
+  const pool = createPool(url, 2, config.db, mode, logger);
+  const orm = await createOrm(url, [TaskSchema], 2, config.db, mode);
   try {
+    await mode.detect(url, config.db);
     const share = new PoolShare({ perUser: config.db.maxPerUser, maxWaitMs: config.db.acquireTimeoutMs });
     const { auth } = await createIdentity(config, pool, orm.em.fork().getKysely(), share, logger);
-    await migrate(database.url, orm, auth ? () => prepareAuth(auth) : undefined);
+    await migrate(url, orm, auth ? () => prepareAuth(auth) : undefined);
     if (process.argv[2] === '--create') {
       const result = await orm.migrator.create(undefined, true, false, process.argv[3]);
       console.log(`created src/db/migrations/${result.fileName}: write its SQL, then add it to src/db/migrations/index.ts`);

@@ -95,7 +95,8 @@ describe('configuration', () => {
     expect(config).toMatchObject({
       graphql: { limits: { maxAliases: 30, maxTokens: 10_000, maxDepth: 10, maxDirectives: 20, maxCost: 5000 } },
       rateLimit: { perMinute: 0, bytesPerMinute: 0, store: 'memory', redisUrl: undefined },
-      db: { poolSize: 10, pageConcurrency: 2, connectTimeoutMs: 3000, acquireTimeoutMs: 3000, statementTimeoutMs: 5000 },
+      databaseUrlUnpooled: undefined,
+      db: { poolSize: 10, pageConcurrency: 2, connectTimeoutMs: 3000, acquireTimeoutMs: 3000, statementTimeoutMs: 5000, preparedStatements: true },
       shutdownTimeoutMs: 10_000,
       ws: { maxConnectionsPerUser: 20, maxSubscriptionsPerUser: 50 },
       auth: { jwtLifetimeSeconds: 900, jwksCooldownSeconds: 1, keyRotation: undefined },
@@ -115,6 +116,28 @@ describe('configuration', () => {
   it('keeps TLS settings of DATABASE_URL, as hosted PostgreSQL needs', () => {
     const url = 'postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db?sslmode=require';
     expect(parseConfig({ DATABASE_URL: url }, () => 's').databaseUrl).toBe(url);
+  });
+
+  it("takes Neon's two URLs: the pooled one as DATABASE_URL, the direct one as DATABASE_URL_UNPOOLED", () => {
+    const pooled = 'postgresql://u:p@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db?sslmode=require';
+    const direct = 'postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db?sslmode=require';
+    const config = parseConfig({ DATABASE_URL: pooled, DATABASE_URL_UNPOOLED: direct, DB_PREPARED_STATEMENTS: 'false' }, () => 's');
+    expect(config).toMatchObject({ databaseUrl: pooled, databaseUrlUnpooled: direct, db: { preparedStatements: false } });
+  });
+
+  it('refuses a pooled endpoint as DATABASE_URL_UNPOOLED, and DATABASE_URL_UNPOOLED without DATABASE_URL, naming the variable', () => {
+    const pooled = 'postgresql://u:p@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db?sslmode=require';
+    expect(problemsOf({ DATABASE_URL: pooled, DATABASE_URL_UNPOOLED: pooled }, () => 's')).toEqual([
+      expect.stringMatching(/^DATABASE_URL_UNPOOLED: host "ep-cool-1-pooler\.eu-central-1\.aws\.neon\.tech" is a pooled endpoint/),
+    ]);
+    expect(problemsOf({ DATABASE_URL_UNPOOLED: 'postgres://u@db/x' }, () => 's')).toEqual([
+      expect.stringMatching(/^DATABASE_URL_UNPOOLED: only used with DATABASE_URL/),
+    ]);
+    expect(
+      problemsOf({ DATABASE_URL: 'postgres://u@db/x', DATABASE_URL_UNPOOLED: 'mysql://u@db/x', DB_PREPARED_STATEMENTS: 'no' }, () => 's').map(
+        (p) => p.split(':')[0],
+      ),
+    ).toEqual(['DATABASE_URL_UNPOOLED', 'DB_PREPARED_STATEMENTS']);
   });
 
   it('turns introspection off in production unless enabled', () => {

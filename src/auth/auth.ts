@@ -119,9 +119,11 @@ export type Auth = ReturnType<typeof createAuth>;
 /**
  * Creates Better Auth's tables (idempotent) and its first signing key. The key is otherwise made
  * lazily on the first token request, where concurrent first requests could each create one.
+ * `migrationPool` (a direct connection's, DATABASE_URL_UNPOOLED) runs the migrations instead of
+ * Better Auth's own pool.
  */
-export async function prepareAuth(auth: Auth): Promise<void> {
-  const { runMigrations } = await getMigrations(auth.options);
+export async function prepareAuth(auth: Auth, migrationPool?: pg.Pool): Promise<void> {
+  const { runMigrations } = await getMigrations(migrationPool ? { ...auth.options, database: migrationPool } : auth.options);
   await runMigrations();
   await auth.api.getJwks();
 }

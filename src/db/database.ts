@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { poolOptions, type DatabaseBounds, type PoolHooks } from './connection.ts';
+import { poolOptions, type ConnectionMode, type DatabaseBounds, type PoolHooks } from './connection.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 
 export interface Database {
@@ -31,8 +31,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
  * strings, where Better Auth expects Dates. Separate pools also keep a burst of slow task queries
  * from starving sign-in.
  */
-export function createPool(url: string, max: number, bounds: DatabaseBounds, logger: Logger, hooks: PoolHooks = {}): pg.Pool {
-  const pool = new pg.Pool(poolOptions(url, max, bounds, hooks.queries));
+export function createPool(url: string, max: number, bounds: DatabaseBounds, mode: ConnectionMode, logger: Logger, hooks: PoolHooks = {}): pg.Pool {
+  const pool = new pg.Pool(poolOptions(url, max, bounds, mode, hooks.queries));
   hooks.onPool?.(pool);
   // An idle client whose server connection drops emits 'error' on the pool; unhandled, it would
   // crash the process. The pool has already discarded the client: log and carry on.
@@ -47,22 +47,32 @@ export function createPool(url: string, max: number, bounds: DatabaseBounds, log
 const MIGRATION_LOCK = 7_160_412_026;
 
 /**
- * `before` first (Better Auth's tables, when it runs here: the task table then references "user"),
- * then MikroORM's migrations; under an advisory lock so that instances starting together migrate
- * one after the other. The lock is held on a connection of its own, without the pool's statement
- * timeout: waiting for another instance's migrations may take longer, and a pool of one
- * connection would otherwise deadlock (the lock holding the only connection the migrator needs).
- * The migrations themselves run on the ORM's pool, under DB_STATEMENT_TIMEOUT_MS and lock_timeout.
+ * Runs `work` (Better Auth's tables, then MikroORM's migrations) under an advisory lock, so that
+ * instances starting together migrate one after the other. The lock is transaction-scoped, held by
+ * an open transaction on a connection of its own: through a transaction pooler a session lock
+ * would stay with whichever server connection took it, and never be released. That connection has
+ * no statement timeout: waiting for another instance's migrations may take longer, and a pool of
+ * one connection would otherwise deadlock (the lock holding the only connection the migrator
+ * needs). The migrations themselves run on a pool, under DB_STATEMENT_TIMEOUT_MS and lock_timeout.
  */
-export async function migrate(url: string, orm: MikroORM, before?: () => Promise<void>): Promise<void> {
+export async function withMigrationLock(url: string, work: () => Promise<void>): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => {}); // a drop shows as the failure of the query in flight
   await client.connect();
   try {
-    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    if (before) await before();
-    await orm.migrator.up();
+    await client.query('begin');
+    await client.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await work();
+    await client.query('commit');
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** `before` first (Better Auth's tables, when it runs here: the task table references "user"), then MikroORM's migrations, under the migration lock. */
+export async function migrate(url: string, orm: MikroORM, before?: () => Promise<void>): Promise<void> {
+  await withMigrationLock(url, async () => {
+    if (before) await before();
+    await orm.migrator.up();
+  });
 }

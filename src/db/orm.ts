@@ -1,7 +1,7 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { poolOptions, type DatabaseBounds, type PoolHooks } from './connection.ts';
+import { poolOptions, type ConnectionMode, type DatabaseBounds, type PoolHooks } from './connection.ts';
 import type { Logger } from '../logger.ts';
 import { migrations } from './migrations/index.ts';
 
@@ -17,6 +17,7 @@ export function ormOptions(
   entities: EntitySchema[],
   poolSize: number,
   bounds: DatabaseBounds,
+  mode: ConnectionMode,
   logger?: Logger,
   hooks: PoolHooks = {},
 ): Options {
@@ -29,7 +30,7 @@ export function ormOptions(
     // MikroORM parses clientUrl into host/user/database and drops query parameters such as
     // `sslmode`; pg's own parsing of the same URL keeps TLS settings identical to Better Auth's pool.
     // These options go to the pg Pool MikroORM creates: every wait on it is bounded.
-    driverOptions: { ...poolOptions(databaseUrl, poolSize, bounds, hooks.queries), ...(hooks.onPool ? { onPoolCreated: hooks.onPool } : {}) },
+    driverOptions: { ...poolOptions(databaseUrl, poolSize, bounds, mode, hooks.queries), ...(hooks.onPool ? { onPoolCreated: hooks.onPool } : {}) },
     pool: { min: 0, max: poolSize },
     extensions: [Migrator],
     migrations: {
@@ -53,8 +54,9 @@ export async function createOrm(
   entities: EntitySchema[],
   poolSize: number,
   bounds: DatabaseBounds,
+  mode: ConnectionMode,
   logger?: Logger,
   hooks?: PoolHooks,
 ): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds, logger, hooks));
+  return MikroORM.init(ormOptions(databaseUrl, entities, poolSize, bounds, mode, logger, hooks));
 }

@@ -40,6 +40,8 @@ export interface ServerOptions {
    * connection under the running app. (The database itself is created and dropped directly.)
    */
   databaseUrl?: (url: string) => string;
+  /** DATABASE_URL_UNPOOLED, given the test database's own URL (e.g. `(url) => url`: direct). */
+  unpooledUrl?: (url: string) => string;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     HOST: '127.0.0.1',
     PORT: String(port),
     DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
+    ...(options.unpooledUrl ? { DATABASE_URL_UNPOOLED: options.unpooledUrl(database.url) } : {}),
     LOG_LEVEL: 'info',
     // Off unless a test asks for it: the default port (9464) would be shared by parallel tests.
     METRICS_PORT: '0',
