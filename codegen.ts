@@ -46,6 +46,12 @@ const config: CodegenConfig = {
         resolverTypeWrapperSignature: 'T | Promise<T>',
       },
     },
+    // The schema's enums alone (a file that imports nothing): src/graphql/errors.ts holds its
+    // ErrorCode list to the schema's without importing the resolver types (which import the context).
+    'src/graphql/generated/enums.ts': {
+      plugins: ['typescript'],
+      config: { onlyEnums: true, enumsAsTypes: true },
+    },
     'test/generated/': {
       documents: 'test/operations/*.graphql',
       preset: 'client',

@@ -104,10 +104,15 @@ export default defineConfig(
       ],
       // Entity types (Task, User) keep the rule; the cursor-pagination wrappers PageInfo, *Connection
       // and *Edge are not entities and have no id in the fixed schema contract; nor is TaskEvent, a
-      // message about a task (its `taskId` is the task's id, fixed by the issue).
+      // message about a task (its `taskId` is the task's id, fixed by the issue), nor ErrorExtensions,
+      // the shape of errors[].extensions.
       '@graphql-eslint/strict-id-in-types': [
         'error',
-        { acceptedIdNames: ['id'], acceptedIdTypes: ['ID'], exceptions: { types: ['PageInfo', 'TaskEvent'], suffixes: ['Connection', 'Edge'] } },
+        {
+          acceptedIdNames: ['id'],
+          acceptedIdTypes: ['ID'],
+          exceptions: { types: ['PageInfo', 'TaskEvent', 'ErrorExtensions'], suffixes: ['Connection', 'Edge'] },
+        },
       ],
     },
   },

@@ -3,9 +3,25 @@
  * served. They know nothing of GraphQL or HTTP; `src/graphql/errors.ts` is the one place that turns
  * each into its stable `extensions.code` (and HTTP status where the whole request fails).
  */
+/**
+ * The codes domain errors carry. Each is also in graphql/errors.ts's ErrorCode and in the schema's
+ * `enum ErrorCode` (the compiler and test/error-codes.test.ts hold them together): a new domain
+ * error's code goes into all three.
+ */
+export type DomainErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'CONFLICT'
+  | 'CURSOR_EXPIRED'
+  | 'SERVICE_UNAVAILABLE'
+  | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED';
+
 export abstract class DomainError extends Error {
   /** The stable `extensions.code` clients branch on. */
-  abstract readonly code: string;
+  abstract readonly code: DomainErrorCode;
   /** Extra, client-safe facts that go into `extensions` (e.g. the field of bad input). */
   readonly details: Record<string, unknown>;
   constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {

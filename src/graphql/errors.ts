@@ -2,12 +2,14 @@ import { HeaderMap } from '@apollo/server';
 import { ApolloServerErrorCode, ApolloServerValidationErrorCode, unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, isValueNode, Kind, type GraphQLFormattedError } from 'graphql';
 import { databaseError } from '../db/errors.ts';
-import { DomainError, ServiceUnavailable } from '../errors.ts';
+import { DomainError, ServiceUnavailable, type DomainErrorCode } from '../errors.ts';
+import type { ErrorCode as SchemaErrorCode } from './generated/enums.ts';
 
 /**
- * The `extensions.code` values this API returns. Clients branch on these; they never change.
- * Apollo Server adds its own request-level codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
- * BAD_REQUEST, ...), passed through as they are.
+ * Every `extensions.code` this API sends, over HTTP and WebSocket: the one list. Clients branch on
+ * these; they never change. The schema's `enum ErrorCode` (schema/errors.graphql, with a description
+ * of each) must list exactly these, which the compiler checks below; so must docs/errors.md
+ * (test/error-codes.test.ts). Apollo Server's own codes are here too: they pass through.
  */
 export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
@@ -35,6 +37,16 @@ export const ErrorCode = {
   TOO_MANY_ALIASES: 'TOO_MANY_ALIASES',
   /** Over the token limit (GRAPHQL_MAX_TOKENS); not even parsed. HTTP 400. */
   TOO_MANY_TOKENS: 'TOO_MANY_TOKENS',
+  /** A syntax error (Apollo's code, used over WebSocket too). HTTP 400. */
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  /** The operation does not match the schema (Apollo's code, used over WebSocket too). HTTP 400. */
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  /** Not a request this server takes (Apollo's code, also for bad JSON and over WebSocket). HTTP 400. */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** The request body is over the limit: HTTP 413 (also /api/auth's code for it). */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** The request body did not arrive in time: HTTP 408. */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   /** `Idempotency-Key` empty, longer than 255 characters or not printable ASCII: HTTP 400. */
   IDEMPOTENCY_KEY_INVALID: 'IDEMPOTENCY_KEY_INVALID',
   /** The same `Idempotency-Key` was used with another request body: HTTP 422. */
@@ -54,9 +66,22 @@ export const ErrorCode = {
   PERSISTED_QUERY_ID_REQUIRED: 'PERSISTED_QUERY_ID_REQUIRED',
   /** The document id is not in the manifest (PERSISTED_DOCUMENTS_FILE): HTTP 400. Apollo Router's and Yoga's name. */
   PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
+  /** Apollo's automatic persisted queries: an unknown hash. */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  /** Apollo's automatic persisted queries: turned off. */
+  PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
+  /** Apollo's: which operation of the document to run cannot be told. */
+  OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
-} as const;
+} as const satisfies { [Code in SchemaErrorCode]: Code };
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+// What the compiler holds together (an error here names the codes missing on one side): the
+// schema's enum and the list above are the same (`satisfies`: none missing, none extra); Apollo's
+// codes, which pass through, and the domain errors' codes are all in the list.
+type NoneMissing<Missing extends never> = Missing;
+type _ApolloCodesListed = NoneMissing<Exclude<`${ApolloServerErrorCode}`, ErrorCode>>;
+type _DomainCodesListed = NoneMissing<Exclude<DomainErrorCode, ErrorCode>>;
 
 /** `extensions.reason` of UNAUTHENTICATED when the token was valid but has expired: refresh it. */
 export const TOKEN_EXPIRED = 'TOKEN_EXPIRED';
@@ -108,7 +133,7 @@ const LIMIT_CODES = new Set<string>([ErrorCode.QUERY_TOO_COMPLEX, ErrorCode.TOO_
  * A refusal for going over an operation limit: names the limit, its number and its setting
  * (`extensions.limit`, `max`, and `found` when counted), so that a client developer can act on it.
  */
-export function limitExceeded(code: string, setting: string, what: string, found: number | undefined, max: number): GraphQLError {
+export function limitExceeded(code: ErrorCode, setting: string, what: string, found: number | undefined, max: number): GraphQLError {
   const uses = found === undefined ? `more than ${max} ${what}` : `${found} ${what}`;
   return new GraphQLError(`The operation uses ${uses}; at most ${max} are allowed (${setting}).`, {
     extensions: { code, limit: setting, max, ...(found === undefined ? {} : { found }) },
@@ -254,10 +279,22 @@ export interface Refusal {
  * A GraphQL request refused before it reaches Apollo (the server is still starting, a problem with
  * its Idempotency-Key): one error with `code`, the HTTP `status`, and `Retry-After` when given.
  */
-export function refusal(status: number, code: string, message: string, retryAfterSeconds?: number, details: Record<string, unknown> = {}): Refusal {
+export function refusal(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  retryAfterSeconds?: number,
+  details: Record<string, unknown> = {},
+): Refusal {
   const headers: Record<string, string> = {};
-  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
-  return { status, headers, body: { errors: [{ message, extensions: { ...details, code } }] } };
+  const extensions: Record<string, unknown> = { ...details, code };
+  if (retryAfterSeconds !== undefined) {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    headers['retry-after'] = String(seconds);
+    // The same wait in the body, for clients that do not read headers (and over WebSocket there are none).
+    extensions['retryAfterSeconds'] ??= seconds;
+  }
+  return { status, headers, body: { errors: [{ message, extensions }] } };
 }
 
 /** `refusal` for a domain error, with the status `requestError` gives it. */

@@ -57,7 +57,14 @@ const found = (err: GraphQLError) => {
 };
 
 /** An Armor rule that reports our coded error (Armor's default is to throw out of `validate`). */
-function armor(rule: (options: object) => ValidationRule, options: object, code: string, setting: string, what: string, max: number): ValidationRule {
+function armor(
+  rule: (options: object) => ValidationRule,
+  options: object,
+  code: ErrorCode,
+  setting: string,
+  what: string,
+  max: number,
+): ValidationRule {
   return (context) =>
     rule({
       ...options,

@@ -139,7 +139,7 @@ export type Resolution =
   /** This listed document, in place of the request's `documentId` or `extensions.persistedQuery`. */
   | { kind: 'listed'; document: PersistedDocument }
   /** Nothing: a GraphQL error with this code, HTTP 400. */
-  | { kind: 'refused'; code: string; message: string };
+  | { kind: 'refused'; code: ErrorCode; message: string };
 
 export interface DocumentPolicy {
   /** PERSISTED_DOCUMENTS_ONLY in force: only listed documents, sent by id, run. */
@@ -170,8 +170,12 @@ const refusals = {
     code: ErrorCode.PERSISTED_QUERY_NOT_IN_LIST,
     message: "This document id is not in the server's list of trusted documents (a client built after the server's manifest?).",
   },
-  both: { kind: 'refused', code: 'BAD_REQUEST', message: 'Send either the query or its documentId, not both.' },
-  badId: { kind: 'refused', code: 'BAD_REQUEST', message: 'documentId must be a string: "sha256:" and the 64 hex digits of the document\'s hash.' },
+  both: { kind: 'refused', code: ErrorCode.BAD_REQUEST, message: 'Send either the query or its documentId, not both.' },
+  badId: {
+    kind: 'refused',
+    code: ErrorCode.BAD_REQUEST,
+    message: 'documentId must be a string: "sha256:" and the 64 hex digits of the document\'s hash.',
+  },
 } as const satisfies Record<string, Resolution>;
 
 /**

@@ -1,5 +1,6 @@
 import { GraphQLError, GraphQLScalarType, type ValueNode } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
+import { ErrorCode } from './errors.ts';
 
 /**
  * graphql-scalars' DateTime for input (RFC 3339, parsed to Date), with output that passes the
@@ -14,7 +15,7 @@ export const DateTime = new GraphQLScalarType({
     try {
       return DateTimeResolver.parseLiteral(node, variables);
     } catch (err) {
-      throw new GraphQLError(err instanceof Error ? err.message : 'Invalid DateTime', { extensions: { code: 'BAD_USER_INPUT' } });
+      throw new GraphQLError(err instanceof Error ? err.message : 'Invalid DateTime', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
     }
   },
   serialize: (value) => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
+import { ErrorCode } from '../graphql/errors.ts';
 import type { DocumentPolicy, OperationFields, PersistedDocument } from '../graphql/persisted-documents.ts';
 import { BodyTimeout, BodyTooLarge, readBody } from './body.ts';
 import { IDEMPOTENCY_HEADER, type BufferedResponse, type IdempotentHandler } from './idempotency.ts';
@@ -41,7 +42,7 @@ function documentBytes(body: unknown, search: string): number {
 }
 
 /** A request refused before Apollo sees it, in GraphQL's error shape; the codes match /api/auth's. */
-const refusal = (code: string, message: string) => ({ errors: [{ message, extensions: { code } }] });
+const refusal = (code: ErrorCode, message: string) => ({ errors: [{ message, extensions: { code } }] });
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -94,7 +95,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
         text = (await readBody(req, options.maxBodyBytes)).toString('utf8');
       } catch (err) {
         if (err instanceof BodyTooLarge)
-          sendJson(res, 413, refusal('PAYLOAD_TOO_LARGE', `The request body is larger than ${options.maxBodyBytes} bytes.`));
+          sendJson(res, 413, refusal(ErrorCode.PAYLOAD_TOO_LARGE, `The request body is larger than ${options.maxBodyBytes} bytes.`));
         else if (err instanceof BodyTimeout) sendRequestTimeout(res);
         else res.destroy();
         return;
@@ -104,7 +105,7 @@ export function apolloHandler<TContext extends BaseContext>(server: ApolloServer
         try {
           body = text === '' ? undefined : JSON.parse(text);
         } catch {
-          sendJson(res, 400, refusal('BAD_REQUEST', 'The request body is not valid JSON.'));
+          sendJson(res, 400, refusal(ErrorCode.BAD_REQUEST, 'The request body is not valid JSON.'));
           return;
         }
       } else {

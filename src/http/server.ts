@@ -3,6 +3,7 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import cors from 'cors';
 import { logScope, scopeFields, type Logger } from '../logger.ts';
+import { ErrorCode } from '../graphql/errors.ts';
 import type { Metrics, Route } from '../telemetry/metrics.ts';
 import type { Span, Tracing } from '../telemetry/tracing.ts';
 import { sendJson } from './respond.ts';
@@ -106,7 +107,8 @@ export function createHttpServer(routes: Routes): http.Server {
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse, url: string, q: number, pathname: string) => {
     const fail = (err: unknown) => {
       logger.error({ err, url, requestId: req.id }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent)
+        sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
       else res.destroy();
     };
     if (pathname === '/graphql') {

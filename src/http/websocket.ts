@@ -169,7 +169,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     return formatError({ ...json, extensions: { ...json.extensions, requestId } }, source);
   };
 
-  const refuse = (code: string, message: string, details: Record<string, unknown> = {}) => [
+  const refuse = (code: ErrorCode, message: string, details: Record<string, unknown> = {}) => [
     new GraphQLError(message, { extensions: { ...details, code } }),
   ];
   const refuseDomain = (error: DomainError) => [
@@ -278,7 +278,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         try {
           document = parse(payload.query, { maxTokens: options.maxTokens });
         } catch (err) {
-          if (err instanceof GraphQLError) return refuse('GRAPHQL_PARSE_FAILED', err.message);
+          if (err instanceof GraphQLError) return refuse(ErrorCode.GRAPHQL_PARSE_FAILED, err.message);
           throw err;
         }
         const invalid = validate(schema, document, rules);
@@ -288,15 +288,15 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
               new GraphQLError(e.message, {
                 nodes: e.nodes,
                 originalError: e.originalError,
-                extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+                extensions: { ...e.extensions, code: ErrorCode.GRAPHQL_VALIDATION_FAILED },
               }),
           );
         }
       }
       const operation = getOperationAST(document, payload.operationName);
-      if (!operation) return refuse('BAD_REQUEST', 'Name the operation to run (operationName) or send exactly one.');
+      if (!operation) return refuse(ErrorCode.BAD_REQUEST, 'Name the operation to run (operationName) or send exactly one.');
       if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
-        return refuse('BAD_REQUEST', `Only subscriptions are served over WebSocket; send ${operation.operation} operations over HTTP.`);
+        return refuse(ErrorCode.BAD_REQUEST, `Only subscriptions are served over WebSocket; send ${operation.operation} operations over HTTP.`);
       }
       // Coerced here (graphql-js would report bad variables as plain errors, masked as internal).
       const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {}, { maxErrors: 10 });

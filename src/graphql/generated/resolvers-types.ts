@@ -29,6 +29,170 @@ export type CreateTaskInput = {
   title: Scalars['String']['input'];
 };
 
+/**
+ * The `extensions.code` of an error in a response's `errors`, over HTTP and WebSocket: every code this
+ * server sends (a test holds the server to this list). Clients branch on the code, never on the
+ * message. No field returns it: it types `errors[].extensions.code`, and `ErrorExtensions` the rest
+ * of `extensions`. (Better Auth's `/api/auth/*` answers carry codes of their own, not these.)
+ */
+export type ErrorCode =
+  /**
+   * The request is not a GraphQL request this server takes: body not valid JSON, no `query`, a bare
+   * GET (CSRF prevention), a mutation over GET (HTTP 405), both `query` and `documentId`; over
+   * WebSocket a query or mutation (send those over HTTP), or several operations without
+   * `operationName`. HTTP 400.
+   */
+  | 'BAD_REQUEST'
+  /**
+   * Invalid input: found by the service (HTTP 200, `field` names the argument, e.g. `input.title`), or
+   * variables or literals of the wrong type (HTTP 400).
+   */
+  | 'BAD_USER_INPUT'
+  /**
+   * `expectedVersion` is not the task's version; nothing changed. HTTP 200; `currentVersion` is the
+   * task's version now.
+   */
+  | 'CONFLICT'
+  /**
+   * `taskEvents(after:)` with a cursor older than the changes kept (`TASK_EVENTS_RETENTION_SECONDS`):
+   * what happened since cannot be told. Refetch your lists, then subscribe without `after`.
+   */
+  | 'CURSOR_EXPIRED'
+  /** The task belongs to another user; nothing of it is returned or changed. HTTP 200. */
+  | 'FORBIDDEN'
+  /** A syntax error in the operation. HTTP 400. */
+  | 'GRAPHQL_PARSE_FAILED'
+  /**
+   * The operation does not match the schema. HTTP 400. `validationErrorCode` is
+   * `INTROSPECTION_DISABLED` when `__schema` or `__type` was asked for and `GRAPHQL_INTROSPECTION` is
+   * off (the default in production).
+   */
+  | 'GRAPHQL_VALIDATION_FAILED'
+  /**
+   * The first request with this `Idempotency-Key` still runs: retry with the same key. HTTP 409 with
+   * `Retry-After`; `retryAfterSeconds`.
+   */
+  | 'IDEMPOTENCY_IN_PROGRESS'
+  /** `Idempotency-Key` is empty, over 255 characters or not printable ASCII; nothing ran. HTTP 400. */
+  | 'IDEMPOTENCY_KEY_INVALID'
+  /** The same `Idempotency-Key` was sent with another request body. HTTP 422. */
+  | 'IDEMPOTENCY_KEY_REUSED'
+  /**
+   * Anything unexpected (a bug); the details are only in the server's log. HTTP 200 with the error on
+   * its field (`requestId` names the log entry), or 500 for the request as a whole.
+   */
+  | 'INTERNAL_SERVER_ERROR'
+  /** No task has this id. HTTP 200. */
+  | 'NOT_FOUND'
+  /**
+   * The operation to run cannot be told: several operations and no (or an unknown) `operationName`.
+   * HTTP 400 (Apollo Server's).
+   */
+  | 'OPERATION_RESOLUTION_FAILURE'
+  /** The request body is over 1 MiB. HTTP 413. */
+  | 'PAYLOAD_TOO_LARGE'
+  /** `PERSISTED_DOCUMENTS_ONLY=true` and the operation was sent as text: send its id. HTTP 400. */
+  | 'PERSISTED_QUERY_ID_REQUIRED'
+  /**
+   * An automatic persisted query's hash the server does not know yet: send the query's text with it.
+   * HTTP 200 (Apollo Server's automatic persisted queries).
+   */
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  /**
+   * The document id is not in the server's list of trusted documents (`PERSISTED_DOCUMENTS_FILE`).
+   * HTTP 400.
+   */
+  | 'PERSISTED_QUERY_NOT_IN_LIST'
+  /**
+   * Automatic persisted queries are off (`PERSISTED_DOCUMENTS_ONLY=true`): send a `documentId`.
+   * HTTP 200 (Apollo Server's).
+   */
+  | 'PERSISTED_QUERY_NOT_SUPPORTED'
+  /**
+   * Over `GRAPHQL_MAX_DEPTH`, `GRAPHQL_MAX_DIRECTIVES` or `GRAPHQL_MAX_COST` (`limit` names the setting;
+   * `max`, `found`), or nested too deeply to process (no other field); nothing ran. HTTP 400.
+   */
+  | 'QUERY_TOO_COMPLEX'
+  /**
+   * Over a quota that waiting does not refill; nothing of it ran or was stored: free something first.
+   * A task past what one user may store (`MAX_TASKS_PER_USER` tasks, `MAX_TASK_TEXT_BYTES_PER_USER`
+   * bytes of text: delete or shorten tasks; HTTP 200, `setting` names the variable), or more than
+   * `WS_MAX_SUBSCRIPTIONS_PER_USER` subscriptions at once (complete one). `limit` is the quota.
+   */
+  | 'QUOTA_EXCEEDED'
+  /**
+   * Over the rate limit (`RATE_LIMIT_PER_MINUTE`); nothing ran. HTTP 429 with `Retry-After`;
+   * `retryAfterSeconds`, and `limit` (the number of requests per minute).
+   */
+  | 'RATE_LIMITED'
+  /** The request body did not arrive within 10 s of its headers; the connection is closed. HTTP 408. */
+  | 'REQUEST_TIMEOUT'
+  /**
+   * The database is unreachable or too slow, or the server is still starting: retry later. HTTP 503
+   * with `Retry-After` when nothing else in the operation succeeded; `retryAfterSeconds`. Over
+   * WebSocket it ends a subscription whose events may have been missed: subscribe again and refetch.
+   */
+  | 'SERVICE_UNAVAILABLE'
+  /** Over `GRAPHQL_MAX_ALIASES` (`limit`, `max`, `found`); nothing ran. HTTP 400. */
+  | 'TOO_MANY_ALIASES'
+  /** Over `GRAPHQL_MAX_TOKENS` (`limit`, `max`); not even parsed. HTTP 400. */
+  | 'TOO_MANY_TOKENS'
+  /**
+   * No token for a field that needs one (HTTP 401 when nothing in the operation succeeded, else 200 with
+   * the error on its field), or a token that was sent and refused (HTTP 401 for the whole request;
+   * `reason` is `TOKEN_EXPIRED` when it expired: get a new token and retry).
+   */
+  | 'UNAUTHENTICATED';
+
+/**
+ * The `extensions` of an error in a response's `errors`: `code`, and the fields some codes add (each
+ * absent unless its code sends it). No field returns this type: it is here for clients, so that a
+ * generated client can type `errors[].extensions`. With GraphQL Code Generator's client preset, put
+ * `fragment ErrorExtensions on ErrorExtensions { code reason field currentVersion retryAfterSeconds
+ * setting max found requestId validationErrorCode }` in your documents: the generated `ErrorExtensionsFragment`
+ * and `ErrorCode` types describe what the server sends. Not typed here: `limit`, a number for
+ * `RATE_LIMITED` (requests per minute) and `QUOTA_EXCEEDED` (the quota), and the setting's name for
+ * the operation limits (`GRAPHQL_MAX_ALIASES`, ...).
+ */
+export type ErrorExtensions = {
+  __typename?: 'ErrorExtensions';
+  /** What went wrong: branch on this. */
+  code: ErrorCode;
+  /** `CONFLICT`: the task's version now; read the task again before retrying with it. */
+  currentVersion?: Maybe<Scalars['Int']['output']>;
+  /** `BAD_USER_INPUT` found by the service: the argument at fault, e.g. `input.title`, `first`, `after`. */
+  field?: Maybe<Scalars['String']['output']>;
+  /**
+   * `QUERY_TOO_COMPLEX`, `TOO_MANY_ALIASES`: how many the operation has (depth, directives, cost
+   * points or aliases).
+   */
+  found?: Maybe<Scalars['Int']['output']>;
+  /** `QUERY_TOO_COMPLEX`, `TOO_MANY_ALIASES`, `TOO_MANY_TOKENS`: the most the limit allows. */
+  max?: Maybe<Scalars['Int']['output']>;
+  /**
+   * `UNAUTHENTICATED`: `TOKEN_EXPIRED` when the token has expired (or passed its maximum age): get a
+   * new one and retry. Absent for any other refusal of the token.
+   */
+  reason?: Maybe<Scalars['String']['output']>;
+  /**
+   * `INTERNAL_SERVER_ERROR` of a field: the id of the server's log entry, also in the `X-Request-Id`
+   * header. Quote it when reporting the problem.
+   */
+  requestId?: Maybe<Scalars['String']['output']>;
+  /**
+   * `RATE_LIMITED`, `SERVICE_UNAVAILABLE`, `IDEMPOTENCY_IN_PROGRESS`: seconds to wait before retrying
+   * (also in the `Retry-After` header over HTTP).
+   */
+  retryAfterSeconds?: Maybe<Scalars['Int']['output']>;
+  /**
+   * `QUOTA_EXCEEDED` of stored tasks: the variable that sets the quota (`MAX_TASKS_PER_USER`,
+   * `MAX_TASK_TEXT_BYTES_PER_USER`).
+   */
+  setting?: Maybe<Scalars['String']['output']>;
+  /** `GRAPHQL_VALIDATION_FAILED`: `INTROSPECTION_DISABLED` when introspection is off. */
+  validationErrorCode?: Maybe<Scalars['String']['output']>;
+};
+
 /** The write entry points of the API. */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -381,6 +545,8 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CreateTaskInput: CreateTaskInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  ErrorCode: ErrorCode;
+  ErrorExtensions: ResolverTypeWrapper<ErrorExtensions>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -405,6 +571,7 @@ export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
   CreateTaskInput: CreateTaskInput;
   DateTime: Scalars['DateTime']['output'];
+  ErrorExtensions: ErrorExtensions;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
@@ -432,6 +599,19 @@ export type PublicDirectiveResolver<Result, Parent, ContextType = Context, Args 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type ErrorExtensionsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ErrorExtensions'] = ResolversParentTypes['ErrorExtensions']> = {
+  code?: Resolver<ResolversTypes['ErrorCode'], ParentType, ContextType>;
+  currentVersion?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  found?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  max?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  requestId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  retryAfterSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  setting?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  validationErrorCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   createTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationCreateTaskArgs, 'input'>>;
@@ -498,6 +678,7 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
 
 export type Resolvers<ContextType = Context> = {
   DateTime?: GraphQLScalarType;
+  ErrorExtensions?: ErrorExtensionsResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

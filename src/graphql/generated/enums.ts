@@ -1,0 +1,143 @@
+/**
+ * The `extensions.code` of an error in a response's `errors`, over HTTP and WebSocket: every code this
+ * server sends (a test holds the server to this list). Clients branch on the code, never on the
+ * message. No field returns it: it types `errors[].extensions.code`, and `ErrorExtensions` the rest
+ * of `extensions`. (Better Auth's `/api/auth/*` answers carry codes of their own, not these.)
+ */
+export type ErrorCode =
+  /**
+   * The request is not a GraphQL request this server takes: body not valid JSON, no `query`, a bare
+   * GET (CSRF prevention), a mutation over GET (HTTP 405), both `query` and `documentId`; over
+   * WebSocket a query or mutation (send those over HTTP), or several operations without
+   * `operationName`. HTTP 400.
+   */
+  | 'BAD_REQUEST'
+  /**
+   * Invalid input: found by the service (HTTP 200, `field` names the argument, e.g. `input.title`), or
+   * variables or literals of the wrong type (HTTP 400).
+   */
+  | 'BAD_USER_INPUT'
+  /**
+   * `expectedVersion` is not the task's version; nothing changed. HTTP 200; `currentVersion` is the
+   * task's version now.
+   */
+  | 'CONFLICT'
+  /**
+   * `taskEvents(after:)` with a cursor older than the changes kept (`TASK_EVENTS_RETENTION_SECONDS`):
+   * what happened since cannot be told. Refetch your lists, then subscribe without `after`.
+   */
+  | 'CURSOR_EXPIRED'
+  /** The task belongs to another user; nothing of it is returned or changed. HTTP 200. */
+  | 'FORBIDDEN'
+  /** A syntax error in the operation. HTTP 400. */
+  | 'GRAPHQL_PARSE_FAILED'
+  /**
+   * The operation does not match the schema. HTTP 400. `validationErrorCode` is
+   * `INTROSPECTION_DISABLED` when `__schema` or `__type` was asked for and `GRAPHQL_INTROSPECTION` is
+   * off (the default in production).
+   */
+  | 'GRAPHQL_VALIDATION_FAILED'
+  /**
+   * The first request with this `Idempotency-Key` still runs: retry with the same key. HTTP 409 with
+   * `Retry-After`; `retryAfterSeconds`.
+   */
+  | 'IDEMPOTENCY_IN_PROGRESS'
+  /** `Idempotency-Key` is empty, over 255 characters or not printable ASCII; nothing ran. HTTP 400. */
+  | 'IDEMPOTENCY_KEY_INVALID'
+  /** The same `Idempotency-Key` was sent with another request body. HTTP 422. */
+  | 'IDEMPOTENCY_KEY_REUSED'
+  /**
+   * Anything unexpected (a bug); the details are only in the server's log. HTTP 200 with the error on
+   * its field (`requestId` names the log entry), or 500 for the request as a whole.
+   */
+  | 'INTERNAL_SERVER_ERROR'
+  /** No task has this id. HTTP 200. */
+  | 'NOT_FOUND'
+  /**
+   * The operation to run cannot be told: several operations and no (or an unknown) `operationName`.
+   * HTTP 400 (Apollo Server's).
+   */
+  | 'OPERATION_RESOLUTION_FAILURE'
+  /** The request body is over 1 MiB. HTTP 413. */
+  | 'PAYLOAD_TOO_LARGE'
+  /** `PERSISTED_DOCUMENTS_ONLY=true` and the operation was sent as text: send its id. HTTP 400. */
+  | 'PERSISTED_QUERY_ID_REQUIRED'
+  /**
+   * An automatic persisted query's hash the server does not know yet: send the query's text with it.
+   * HTTP 200 (Apollo Server's automatic persisted queries).
+   */
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  /**
+   * The document id is not in the server's list of trusted documents (`PERSISTED_DOCUMENTS_FILE`).
+   * HTTP 400.
+   */
+  | 'PERSISTED_QUERY_NOT_IN_LIST'
+  /**
+   * Automatic persisted queries are off (`PERSISTED_DOCUMENTS_ONLY=true`): send a `documentId`.
+   * HTTP 200 (Apollo Server's).
+   */
+  | 'PERSISTED_QUERY_NOT_SUPPORTED'
+  /**
+   * Over `GRAPHQL_MAX_DEPTH`, `GRAPHQL_MAX_DIRECTIVES` or `GRAPHQL_MAX_COST` (`limit` names the setting;
+   * `max`, `found`), or nested too deeply to process (no other field); nothing ran. HTTP 400.
+   */
+  | 'QUERY_TOO_COMPLEX'
+  /**
+   * Over a quota that waiting does not refill; nothing of it ran or was stored: free something first.
+   * A task past what one user may store (`MAX_TASKS_PER_USER` tasks, `MAX_TASK_TEXT_BYTES_PER_USER`
+   * bytes of text: delete or shorten tasks; HTTP 200, `setting` names the variable), or more than
+   * `WS_MAX_SUBSCRIPTIONS_PER_USER` subscriptions at once (complete one). `limit` is the quota.
+   */
+  | 'QUOTA_EXCEEDED'
+  /**
+   * Over the rate limit (`RATE_LIMIT_PER_MINUTE`); nothing ran. HTTP 429 with `Retry-After`;
+   * `retryAfterSeconds`, and `limit` (the number of requests per minute).
+   */
+  | 'RATE_LIMITED'
+  /** The request body did not arrive within 10 s of its headers; the connection is closed. HTTP 408. */
+  | 'REQUEST_TIMEOUT'
+  /**
+   * The database is unreachable or too slow, or the server is still starting: retry later. HTTP 503
+   * with `Retry-After` when nothing else in the operation succeeded; `retryAfterSeconds`. Over
+   * WebSocket it ends a subscription whose events may have been missed: subscribe again and refetch.
+   */
+  | 'SERVICE_UNAVAILABLE'
+  /** Over `GRAPHQL_MAX_ALIASES` (`limit`, `max`, `found`); nothing ran. HTTP 400. */
+  | 'TOO_MANY_ALIASES'
+  /** Over `GRAPHQL_MAX_TOKENS` (`limit`, `max`); not even parsed. HTTP 400. */
+  | 'TOO_MANY_TOKENS'
+  /**
+   * No token for a field that needs one (HTTP 401 when nothing in the operation succeeded, else 200 with
+   * the error on its field), or a token that was sent and refused (HTTP 401 for the whole request;
+   * `reason` is `TOKEN_EXPIRED` when it expired: get a new token and retry).
+   */
+  | 'UNAUTHENTICATED';
+
+/** What happened to a task. */
+export type TaskEventKind =
+  /** The task was created. */
+  | 'CREATED'
+  /** The task was deleted (also when its owner's account was deleted). */
+  | 'DELETED'
+  /** The task was changed. */
+  | 'UPDATED';
+
+/** The order of a task list. Ties are broken by id, so every order is total and stable. */
+export type TaskOrder =
+  /** Oldest first. */
+  | 'CREATED_AT_ASC'
+  /** Newest first. */
+  | 'CREATED_AT_DESC'
+  /** Soonest due first; tasks without a due date last. */
+  | 'DUE_AT_ASC'
+  /** HIGH first, then MEDIUM, then LOW; newest first within a priority. */
+  | 'PRIORITY_DESC';
+
+/** How important a task is. */
+export type TaskPriority =
+  /** Do it first. */
+  | 'HIGH'
+  /** Can wait. */
+  | 'LOW'
+  /** The default. */
+  | 'MEDIUM';
