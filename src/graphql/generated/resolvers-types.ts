@@ -78,6 +78,12 @@ export type ErrorCode =
   /** The same `Idempotency-Key` was sent with another request body. HTTP 422. */
   | 'IDEMPOTENCY_KEY_REUSED'
   /**
+   * The first request with this `Idempotency-Key` ran, but its response was over
+   * `IDEMPOTENCY_MAX_RESPONSE_BYTES` and was not kept: there is nothing to replay, and the mutation
+   * does not run again (read what it changed). HTTP 409; `limit`, `setting`.
+   */
+  | 'IDEMPOTENCY_RESPONSE_NOT_KEPT'
+  /**
    * Anything unexpected (a bug); the details are only in the server's log. HTTP 200 with the error on
    * its field (`requestId` names the log entry), or 500 for the request as a whole.
    */
@@ -116,8 +122,9 @@ export type ErrorCode =
   /**
    * Over a quota that waiting does not refill; nothing of it ran or was stored: free something first.
    * A task past what one user may store (`MAX_TASKS_PER_USER` tasks, `MAX_TASK_TEXT_BYTES_PER_USER`
-   * bytes of text: delete or shorten tasks; HTTP 200, `setting` names the variable), or more than
-   * `WS_MAX_SUBSCRIPTIONS_PER_USER` subscriptions at once (complete one). `limit` is the quota.
+   * bytes of text: delete or shorten tasks; HTTP 200), more than `WS_MAX_SUBSCRIPTIONS_PER_USER`
+   * subscriptions at once (complete one), more than `IDEMPOTENCY_MAX_KEYS_PER_USER` keys kept (HTTP
+   * 403). `limit` is the quota, `setting` the variable that sets it.
    */
   | 'QUOTA_EXCEEDED'
   /**
@@ -151,8 +158,8 @@ export type ErrorCode =
  * `fragment ErrorExtensions on ErrorExtensions { code reason field currentVersion retryAfterSeconds
  * setting max found requestId validationErrorCode }` in your documents: the generated `ErrorExtensionsFragment`
  * and `ErrorCode` types describe what the server sends. Not typed here: `limit`, a number for
- * `RATE_LIMITED` (requests per minute) and `QUOTA_EXCEEDED` (the quota), and the setting's name for
- * the operation limits (`GRAPHQL_MAX_ALIASES`, ...).
+ * `RATE_LIMITED` (requests per minute), `QUOTA_EXCEEDED` and `IDEMPOTENCY_RESPONSE_NOT_KEPT` (the
+ * quota or limit), and the setting's name for the operation limits (`GRAPHQL_MAX_ALIASES`, ...).
  */
 export type ErrorExtensions = {
   __typename?: 'ErrorExtensions';
@@ -185,8 +192,8 @@ export type ErrorExtensions = {
    */
   retryAfterSeconds?: Maybe<Scalars['Int']['output']>;
   /**
-   * `QUOTA_EXCEEDED` of stored tasks: the variable that sets the quota (`MAX_TASKS_PER_USER`,
-   * `MAX_TASK_TEXT_BYTES_PER_USER`).
+   * `QUOTA_EXCEEDED`, `IDEMPOTENCY_RESPONSE_NOT_KEPT`: the variable that sets the quota or limit
+   * (`MAX_TASKS_PER_USER`, `WS_MAX_SUBSCRIPTIONS_PER_USER`, `IDEMPOTENCY_MAX_RESPONSE_BYTES`, ...).
    */
   setting?: Maybe<Scalars['String']['output']>;
   /** `GRAPHQL_VALIDATION_FAILED`: `INTROSPECTION_DISABLED` when introspection is off. */
