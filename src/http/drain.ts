@@ -16,10 +16,15 @@ export function trackRequests(server: http.Server): RequestTracker {
   let inFlight = 0;
   let draining = false;
   let settle: (() => void) | undefined;
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  // First among the request listeners: the route handler may answer at once (/healthz does, in the
+  // same tick), and a header set after that would throw out of the server's parser and crash the
+  // process, cutting every request in flight.
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight++;
     // A response started during the drain ends its connection: no keep-alive to a closing server.
-    if (draining) res.setHeader('connection', 'close');
+    // (A request can arrive during the drain on a connection accepted before it: a keep-alive
+    // client's next request, or a connection the kernel had accepted just before the listener closed.)
+    if (draining && !res.headersSent) res.setHeader('connection', 'close');
     res.once('close', () => {
       inFlight--;
       if (draining) {
