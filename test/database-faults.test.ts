@@ -5,6 +5,7 @@ import { codes, execute, expectData, type GraphQLResult } from './support/graphq
 import { startServer, type TestServer } from './support/server.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 import { fetchToken, signIn, signUp, type TestUser } from './support/users.ts';
+import { until } from './support/poll.ts';
 
 /**
  * The database goes away under the running server (a TCP proxy between them is cut, or goes
@@ -25,17 +26,14 @@ async function startBehindProxy(env: Record<string, string> = {}): Promise<{ ser
   return { server, proxy };
 }
 
-/** Calls `fn` until it returns true; fails after `ms`. Returns how long it took. */
-async function within(ms: number, what: string, fn: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await fn().catch(() => false)) return Date.now() - started;
-    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits until `fn` returns true (a failing call counts as false). */
+const recovered = (what: string, fn: () => Promise<boolean>) => until(what, () => fn().catch(() => false));
 
-/** Runs `fn` and fails the test if it takes longer than `ms`. */
+/**
+ * Runs `fn` and fails the test if it takes longer than `ms`: for the bounds the server promises on
+ * every wait in an outage (the configured few seconds, with room to spare on a busy machine), which
+ * is what these tests are about. Ordinary requests are never timed.
+ */
 async function timed<T>(ms: number, fn: () => Promise<T>): Promise<T> {
   const started = Date.now();
   const result = await fn();
@@ -114,27 +112,26 @@ describe('repeated outages (connections reset, new ones refused) with writes in 
         ),
       );
       // /readyz reuses a probe's answer for a second: it turns within its bound.
-      await within(5_000, `/readyz 503 in outage ${outage}`, async () => (await fetch(`${server.url}/readyz`)).status === 503);
+      await recovered(`/readyz 503 in outage ${outage}`, async () => (await fetch(`${server.url}/readyz`)).status === 503);
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 
       proxy.restore();
-      await within(10_000, `writes after outage ${outage}`, async () => {
+      await recovered(`writes after outage ${outage}`, async () => {
         const res = await execute(server.graphqlUrl, UpdateTaskDocument, { id: taskId, input: { title: `after outage ${outage}` } }, user.token);
         return res.data?.updateTask.title === `after outage ${outage}`;
       });
-      await within(10_000, `reads after outage ${outage}`, async () => {
+      await recovered(`reads after outage ${outage}`, async () => {
         const res = await execute(server.graphqlUrl, TaskDocument, { id: taskId }, user.token);
         return res.data?.task?.title === `after outage ${outage}`;
       });
-      await within(10_000, `/readyz 200 after outage ${outage}`, async () => (await fetch(`${server.url}/readyz`)).status === 200);
+      await recovered(`/readyz 200 after outage ${outage}`, async () => (await fetch(`${server.url}/readyz`)).status === 200);
     }
 
     // No connection leaked on the way: more concurrent writes than the pool has connections all
     // succeed, and sign-in and tokens work.
-    const writes = await timed(10_000, () =>
-      Promise.all(
-        Array.from({ length: 40 }, (_, i) => execute(server.graphqlUrl, CreateTaskDocument, { input: { title: `after all ${i}` } }, user.token)),
-      ),
+    // (A leaked connection shows as writes refused for want of one, not as slowness.)
+    const writes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => execute(server.graphqlUrl, CreateTaskDocument, { input: { title: `after all ${i}` } }, user.token)),
     );
     expect(writes.filter((r) => r.errors)).toEqual([]);
     const cookie = await signIn(server.url, user.email, user.password);
@@ -177,17 +174,18 @@ describe('a database that accepts connections but never answers', () => {
     expectUnavailable(known);
     expectUnavailable(fresh);
     await expectAuthUnavailable(signInRes);
-    expect((await timed(2_000, () => fetch(`${server.url}/healthz`))).status).toBe(200);
+    // Liveness does not depend on the database.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 
     // The network path comes back and resets the connections it held: the server must not crash.
     proxy.restore();
-    await within(10_000, 'reads and writes after the silence', async () => {
+    await recovered('reads and writes after the silence', async () => {
       const res = await execute(server.graphqlUrl, CreateTaskDocument, { input: { title: 'after the silence' } }, unseen.token);
       return res.data?.createTask.title === 'after the silence';
     });
     const { tasks } = await expectData(server.graphqlUrl, TasksDocument, {}, seen.token);
     expect(tasks.totalCount).toBe(1);
-    await within(10_000, '/readyz 200 after the silence', async () => (await fetch(`${server.url}/readyz`)).status === 200);
+    await recovered('/readyz 200 after the silence', async () => (await fetch(`${server.url}/readyz`)).status === 200);
   });
 });
 
@@ -222,9 +220,9 @@ describe('a row locked by another transaction', () => {
         timed(7_000, () => execute(server.graphqlUrl, UpdateTaskDocument, { id: task.id, input: { title: `waiting ${i}` } }, owner.token)),
       ),
     );
-    // Meanwhile (well before the updates give up), another user works as usual, and people can sign in.
-    const created = await timed(2_000, () => expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'not locked' } }, other.token));
-    const { tasks } = await timed(2_000, () => expectData(server.graphqlUrl, TasksDocument, {}, other.token));
+    // Meanwhile (the lock is held until the end), another user works as usual, and people can sign in.
+    const created = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'not locked' } }, other.token);
+    const { tasks } = await expectData(server.graphqlUrl, TasksDocument, {}, other.token);
     expect(tasks.nodes.map((t) => t.id)).toEqual([created.createTask.id]);
     expect(await fetchToken(server.url, await signIn(server.url, other.email, other.password))).toMatch(/^ey/);
 

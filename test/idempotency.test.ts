@@ -9,6 +9,7 @@ import { CreateTaskDocument, TasksDocument } from './generated/graphql.ts';
 import { expectData } from './support/graphql.ts';
 import { startServer, waitReady, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
+import { waitsOnLock } from './support/locks.ts';
 
 const CREATE = print(CreateTaskDocument);
 
@@ -36,15 +37,6 @@ async function taskCount(server: TestServer, user: TestUser): Promise<number> {
   return (await expectData(server.graphqlUrl, TasksDocument, {}, user.token)).tasks.totalCount;
 }
 
-/** Polls `check` every 50 ms until it returns true; fails after `ms`. */
-async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /**
  * Holds a lock on the task table that lets reads (and idempotency keys) through but not inserts:
  * createTask waits until `release()`.
@@ -56,14 +48,7 @@ async function holdTaskInserts(server: TestServer) {
   await client.query('lock table task in exclusive mode');
   return {
     /** Resolves once a statement of the server waits on this lock. */
-    waitedOn: () =>
-      until('a statement waits on the lock', 10_000, async () => {
-        await client.query('select pg_stat_clear_snapshot()');
-        const { rows } = await client.query(
-          "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()",
-        );
-        return rows.length > 0;
-      }),
+    waitedOn: () => waitsOnLock(client),
     release: async () => {
       await client.query('rollback');
       await client.end();

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { USER_CACHE_TTL_MS } from '../src/users/user.directory.ts';
 import { CreateTaskDocument, MeDocument, TaskEventsDocument, UpdateTaskDocument, type TaskEventsSubscription } from './generated/graphql.ts';
 import { execute, expectData } from './support/graphql.ts';
 import { closed, connected, eventually, liveClient, subscribe, type LiveClient, type Subscription } from './support/live.ts';
+import { WAIT_MS } from './support/poll.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { startSilentProxy, type SilentProxy } from './support/silent-proxy.ts';
 import { signUp, type TestUser } from './support/users.ts';
@@ -31,7 +33,7 @@ const probes = new Set<string>();
 const events = (sub: Events) => sub.results.map((r) => r.data?.taskEvents).filter((e) => !e || !probes.has(e.taskId));
 
 /** Touches a task of `user` through `url` until `sub` hears of it: the subscription is in place. */
-async function primed(sub: Events, url: string, user: TestUser, timeoutMs = 5_000, diagnose: () => unknown = () => ''): Promise<void> {
+async function primed(sub: Events, url: string, user: TestUser, diagnose: () => unknown = () => ''): Promise<void> {
   const { createTask } = await expectData(url, CreateTaskDocument, { input: { title: 'probe' } }, user.token);
   probes.add(createTask.id);
   let touches = 0;
@@ -42,7 +44,7 @@ async function primed(sub: Events, url: string, user: TestUser, timeoutMs = 5_00
       await expectData(url, UpdateTaskDocument, { id: createTask.id, input: { title: `probe ${++touches}` } }, user.token);
       return undefined;
     },
-    timeoutMs,
+    WAIT_MS,
     () => `the subscription to be in place (it saw ${JSON.stringify(sub.results)}, error ${String(sub.error)}) ${JSON.stringify(diagnose())}`,
   );
 }
@@ -59,7 +61,7 @@ afterAll(async () => {
 });
 
 describe('two instances on one database', () => {
-  it('deliver a change made through instance B to a subscriber on instance A within 1 s, and to nobody else', async () => {
+  it('deliver a change made through instance B to a subscriber on instance A, and to nobody else', async () => {
     const [alice, bob] = await Promise.all([signUp(a.url), signUp(a.url)]);
     const aliceSub = subscribe(open(a, alice), TaskEventsDocument);
     const bobOnA = subscribe(open(a, bob), TaskEventsDocument);
@@ -69,9 +71,7 @@ describe('two instances on one database', () => {
     await primed(bobOnB, a.graphqlUrl, bob);
 
     const { createTask } = await expectData(b.graphqlUrl, CreateTaskDocument, { input: { title: 'made on B' } }, alice.token);
-    const committed = Date.now();
-    await eventually(() => (events(aliceSub).length > 0 ? true : undefined), 5_000, 'the event on A');
-    expect(aliceSub.arrivals.at(-1)! - committed).toBeLessThan(1_000);
+    await eventually(() => (events(aliceSub).length > 0 ? true : undefined), WAIT_MS, 'the event on A');
     expect(events(aliceSub)).toEqual([
       {
         kind: 'CREATED',
@@ -84,12 +84,12 @@ describe('two instances on one database', () => {
 
     // Bob's own change comes through on both instances after Alice's: hers never reached him.
     const { createTask: bobs } = await expectData(a.graphqlUrl, CreateTaskDocument, { input: { title: "Bob's" } }, bob.token);
-    await eventually(() => (events(bobOnA).length > 0 && events(bobOnB).length > 0 ? true : undefined), 5_000, "Bob's event on both");
+    await eventually(() => (events(bobOnA).length > 0 && events(bobOnB).length > 0 ? true : undefined), WAIT_MS, "Bob's event on both");
     expect(events(bobOnA).map((e) => e?.taskId)).toEqual([bobs.id]);
     expect(events(bobOnB).map((e) => e?.taskId)).toEqual([bobs.id]);
   });
 
-  it('refuse a user deleted through the other instance within 1 s, and close their sockets with 4403 "user deleted"', async () => {
+  it('refuse a user deleted through the other instance at once (not when its cache entry expires), and close their sockets with 4403 "user deleted"', async () => {
     const doomed = await signUp(a.url);
     // B now has the account in its cache.
     expect((await execute(b.graphqlUrl, MeDocument, {}, doomed.token)).status).toBe(200);
@@ -102,19 +102,20 @@ describe('two instances on one database', () => {
       body: JSON.stringify({ password: doomed.password }),
     });
     expect(res.status).toBe(200);
-    const deleted = Date.now();
 
+    // B evicts the account when the deletion's notification arrives (milliseconds); without it, B
+    // would go on accepting the token until its cache entry expired (USER_CACHE_TTL_MS, 30 s). The
+    // wait is bounded well below that, so that only the notification can make this pass.
     const refused = await eventually(
       async () => {
         const me = await execute(b.graphqlUrl, MeDocument, {}, doomed.token);
         return me.status === 401 ? me : undefined;
       },
-      1_000,
+      USER_CACHE_TTL_MS / 3,
       'instance B to refuse the deleted user',
     );
     expect(refused.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
-    expect(await closed(socket, 1_000)).toEqual({ code: 4403, reason: 'user deleted' });
-    expect(Date.now() - deleted).toBeLessThan(1_000);
+    expect(await closed(socket)).toEqual({ code: 4403, reason: 'user deleted' });
   });
 });
 
@@ -138,16 +139,16 @@ describe('an instance whose LISTEN connection goes silent', () => {
     const live = open(c, carol, { retryAttempts: 100, retryWait: () => new Promise((r) => setTimeout(r, 200)) });
     const sub = subscribe(live, TaskEventsDocument);
     const diagnose = () => ({ connections: live.connections, closes: live.closes, warnings: c.logs.filter((l) => Number(l['level']) >= 40) });
-    await primed(sub, a.graphqlUrl, carol, 5_000, diagnose);
+    await primed(sub, a.graphqlUrl, carol, diagnose);
 
     // No error, no end: only the heartbeat can tell (every 2 s, answered within 3 s).
     proxy.silence();
-    expect(await closed(live, 10_000)).toEqual({ code: 1013, reason: 'try again later' });
+    expect(await closed(live)).toEqual({ code: 1013, reason: 'try again later' });
 
     proxy.restore();
     // The client retries 1013, resubscribes, and hears changes made on another instance again.
-    await eventually(() => (live.connections >= 2 ? true : undefined), 15_000, 'the client to reconnect');
-    await primed(sub, a.graphqlUrl, carol, 5_000, diagnose);
+    await eventually(() => (live.connections >= 2 ? true : undefined), WAIT_MS, 'the client to reconnect');
+    await primed(sub, a.graphqlUrl, carol, diagnose);
     expect(sub.error).toBeUndefined();
     expect(c.logs.some((l) => l['msg'] === 'LISTEN connection lost; reconnecting')).toBe(true);
   });

@@ -8,8 +8,10 @@ import { CreateTaskDocument, TaskDocument, UpdateTaskDocument } from './generate
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startDbGate } from './support/db-gate.ts';
 import { expectData, execute } from './support/graphql.ts';
-import { runServer, tempDataDir, type ServerProcess } from './support/process.ts';
+import { EMBEDDED_CLUSTER_TEST_MS, runServer, tempDataDir, type ServerProcess } from './support/process.ts';
 import { signIn, signUp } from './support/users.ts';
+import { waitsOnLock } from './support/locks.ts';
+import { until } from './support/poll.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterAll(async () => {
@@ -22,16 +24,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Polls `check` every 100 ms until it returns true; fails after `ms`. */
-async function until(what: string, ms: number, check: () => Promise<boolean> | boolean): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - start;
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -82,7 +74,7 @@ describe('starting without a database', () => {
     expect(auth.headers.get('retry-after')).not.toBeNull();
 
     // Whoever waits for the address sees it, marked as not ready.
-    await until('the address is announced as not ready', 10_000, () =>
+    await until('the address is announced as not ready', () =>
       /GraphQL API: http:\/\/\S+\/graphql \(not ready: waiting for the database/.test(server.output()),
     );
     // It stays so while the database is down (several retries meanwhile, logged as a few lines).
@@ -91,8 +83,7 @@ describe('starting without a database', () => {
       expect(statuses).toEqual([503, 503]);
     }
     gate.open();
-    const waited = await until('ready after the database appeared', 15_000, async () => (await fetch(`${url}/readyz`)).status === 200);
-    expect(waited).toBeLessThan(15_000);
+    await until('ready after the database appeared', async () => (await fetch(`${url}/readyz`)).status === 200);
     await server.ready;
 
     const user = await signUp(url);
@@ -101,20 +92,33 @@ describe('starting without a database', () => {
 
     const lines = server.output().split('\n').filter(Boolean);
     for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
-    const retries = lines.map((l) => JSON.parse(l) as { msg: string; attempts?: number }).filter((l) => l.msg.startsWith('cannot start yet'));
-    expect(retries.length).toBeGreaterThanOrEqual(1);
-    expect(retries.length).toBeLessThanOrEqual(2);
+    interface Retry {
+      msg: string;
+      attempts: number;
+      waitingMs: number;
+      err: { message: string; code?: string };
+    }
+    const retries = lines.map((l) => JSON.parse(l) as Retry).filter((l) => l.msg.startsWith('cannot start yet'));
     expect(retries[0]).toMatchObject({ attempts: 1, err: expect.objectContaining({ message: expect.any(String) }) });
+    // A few lines, not one per retry: a line repeats the same failure only after 10 s of retrying
+    // (as the server counts time: how long the outage lasted here is the machine's to say).
+    retries.slice(1).forEach((line, i) => {
+      const previous = retries[i]!;
+      const cause = (r: Retry) => r.err.code ?? r.err.message;
+      if (cause(line) === cause(previous)) expect(line.waitingMs - previous.waitingMs).toBeGreaterThanOrEqual(10_000);
+    });
+    const reachable = lines.map((l) => JSON.parse(l) as Retry).find((l) => l.msg === 'database reachable: ready');
+    expect(reachable?.attempts).toBeGreaterThanOrEqual(retries.length);
     // Some 30 probes answered 503 while starting: said once at INFO, none of them logged as an error.
     const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url?: string } });
     expect(parsed.filter((l) => l.msg.startsWith('not ready yet: starting'))).toEqual([expect.objectContaining({ level: 30 })]);
     expect(parsed.filter((l) => l.req?.url === '/readyz' && l.level >= 40)).toEqual([]);
 
-    // SIGTERM with an idle keep-alive connection open (fetch keeps them): no waiting for it.
-    const signalled = Date.now();
+    // SIGTERM with an idle keep-alive connection open (fetch keeps them): no waiting for it. (Waiting
+    // would end at the shutdown deadline, which is logged, or past it with exit 1.)
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
-    expect(Date.now() - signalled).toBeLessThan(3000);
+    expect(server.output()).not.toContain('shutdown deadline reached');
   });
 });
 
@@ -137,20 +141,15 @@ describe('SIGTERM with a write stuck on a lock', () => {
       (result) => ({ answered: true, result }),
       (err: unknown) => ({ answered: false, err }),
     );
-    await until('the update waits on the lock', 10_000, async () => {
-      await locker.query('select pg_stat_clear_snapshot()');
-      const { rows } = await locker.query(
-        "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()",
-      );
-      return rows.length > 0;
-    });
+    await waitsOnLock(locker, 'the update to wait on the lock');
 
     const signalled = Date.now();
     server.child.kill('SIGTERM');
+    // Exit 0: stop() finished (past SHUTDOWN_TIMEOUT_MS + 5 s the process would exit 1 instead),
+    // having waited out the deadline (not before it) and cancelled the write.
     expect(await server.exited).toBe(0);
-    const took = Date.now() - signalled;
-    expect(took).toBeGreaterThanOrEqual(1000);
-    expect(took).toBeLessThan(1000 + 3000);
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(1000);
+    expect(server.output()).toContain('shutdown deadline reached: cancelling requests still in flight');
 
     // The client got no success: either the connection was cut or an error came back.
     const outcome = await update;
@@ -159,7 +158,7 @@ describe('SIGTERM with a write stuck on a lock', () => {
     // No backend of the server is left waiting: PostgreSQL does not notice a vanished client while
     // a statement waits on a lock, so only a cancel stops it from running on once the lock goes.
     // (Terminated backends take a moment to go; a write merely cut off would wait forever.)
-    await until('no backend of the server is left', 3000, async () => {
+    await until('no backend of the server to be left', async () => {
       // Inside a transaction, pg_stat_activity is a snapshot: take a new one each time.
       await locker.query('select pg_stat_clear_snapshot()');
       const { rows: left } = await locker.query(
@@ -205,5 +204,5 @@ describe('after kill -9', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(alive(postgres)).toBe(false);
-  });
+  }, EMBEDDED_CLUSTER_TEST_MS);
 });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../src/db/embedded.ts';
-import { runServer, tempDataDir } from './support/process.ts';
+import { EMBEDDED_CLUSTER_TEST_MS, runServer, tempDataDir } from './support/process.ts';
 import { CreateTaskDocument } from './generated/graphql.ts';
 import { expectData } from './support/graphql.ts';
 import { signIn, signUp } from './support/users.ts';
@@ -65,7 +65,7 @@ describe('npm start with nothing configured', () => {
     restarted.child.kill('SIGHUP');
     expect(await restarted.exited).toBe(0);
     expect(alive(restartedPid)).toBe(false);
-  });
+  }, EMBEDDED_CLUSTER_TEST_MS);
 
   it('explains a half-initialised data folder instead of printing a stack trace', async () => {
     const dataDir = tempDataDir();

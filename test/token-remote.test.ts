@@ -4,6 +4,7 @@ import { expectData } from './support/graphql.ts';
 import { bearer, EXPIRED_TOKEN, INVALID_TOKEN, postGraphQL } from './support/http.ts';
 import { claims, hmac, issuerKey, now, sign, startJwksServer, unsigned, type IssuerKey, type JwksServer } from './support/issuer.ts';
 import { startServer, type TestServer } from './support/server.ts';
+import { until } from './support/poll.ts';
 
 /**
  * Remote-JWKS mode: Better Auth runs elsewhere (say, in a Next.js app); this server only verifies
@@ -36,21 +37,9 @@ afterAll(async () => {
 
 const valid = (overrides = {}) => claims(ISSUER, AUDIENCE, overrides);
 const me = (token: string) => postGraphQL(server.graphqlUrl, '{ me { id email } }', bearer(token));
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * Retries `attempt` until it returns true, for at most `withinMs`. The server reloads its key set
- * at most once per cooldown (1 s here): instead of sleeping past it, keep asking until the reload
- * has happened, and fail with `what` if it never does.
- */
-async function until(what: string, attempt: () => Promise<boolean>, withinMs = 5_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await attempt())) {
-    if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await pause(50);
-  }
-}
-
+// The server reloads its key set at most once per cooldown (1 s here): instead of sleeping past it,
+// tests keep asking (`until`) until the reload has happened.
 /** Sends tokens naming unknown kids until one of them has made the server fetch the key set again. */
 async function untilReloaded(): Promise<void> {
   const before = jwks.requests();

@@ -22,6 +22,9 @@ export interface UserDirectory {
   forgetAll(): void;
 }
 
+/** How long a looked-up user is kept when no notification evicts it first. */
+export const USER_CACHE_TTL_MS = 30_000;
+
 /**
  * Embedded mode: Better Auth's "user" table, in the same database. Lookups are cached briefly so
  * that requests cost no query. Every instance evicts a changed or deleted user when the "user"
@@ -29,7 +32,7 @@ export interface UserDirectory {
  * everything when the notifications may have been missed; `ttlMs` bounds what is left. A lookup
  * runs within the looked-up user's share of the pool (`share`), as their other statements do.
  */
-export function betterAuthUsers(db: Kysely<UserTables>, share: PoolShare, ttlMs = 30_000): UserDirectory {
+export function betterAuthUsers(db: Kysely<UserTables>, share: PoolShare, ttlMs = USER_CACHE_TTL_MS): UserDirectory {
   const cache = new LRUCache<string, { user: UserRecord | null }>({ max: 50_000, ttl: ttlMs });
   const loading = new Map<string, Promise<UserRecord | undefined>>();
   // Bumped by every eviction: a lookup that was in flight across one may have read the row before

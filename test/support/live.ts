@@ -2,21 +2,10 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type FormattedExecutionResult } from 'graphql';
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
+import { eventually, WAIT_MS } from './poll.ts';
 
-/** Polls `check` until it returns a value other than undefined, for at most `timeoutMs`. */
-export async function eventually<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs: number,
-  what: string | (() => string),
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+// Tests of live updates import the poller from here too.
+export { eventually } from './poll.ts';
 
 export interface Closed {
   code: number;
@@ -103,11 +92,11 @@ export function subscribe<TData, TVars extends Record<string, unknown>>(
 }
 
 /** Resolves once the client is acknowledged `n` times in total. */
-export function connected(live: LiveClient, n = 1, timeoutMs = 5_000): Promise<true> {
+export function connected(live: LiveClient, n = 1, timeoutMs = WAIT_MS): Promise<true> {
   return eventually(() => (live.connections >= n ? true : undefined), timeoutMs, `${n} connection(s)`);
 }
 
 /** The first close event, within `timeoutMs`. */
-export function closed(live: LiveClient, timeoutMs = 5_000, n = 1): Promise<Closed> {
+export function closed(live: LiveClient, timeoutMs = WAIT_MS, n = 1): Promise<Closed> {
   return eventually(() => live.closes[n - 1], timeoutMs, 'the socket to close');
 }

@@ -4,6 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/config.ts';
 
+/**
+ * Jest's bound on a test that creates an embedded PostgreSQL cluster (initdb) and starts servers on
+ * it several times: minutes of CPU on a busy 2-core machine. A bound on a hang only, asserting
+ * nothing about time (the suite's default, 60 s, suits a test against the shared PostgreSQL).
+ */
+export const EMBEDDED_CLUSTER_TEST_MS = 180_000;
+
 /** A folder the embedded PostgreSQL (running as the `postgres` user under root) can use. */
 export function tempDataDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'taskgraph-data-'));
