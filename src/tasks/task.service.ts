@@ -13,7 +13,7 @@ import {
 import type { TaskEventRecord, TaskEventStream } from './task.feed.ts';
 import type { TaskChanges, TaskRepository } from './task.repository.ts';
 import * as valid from './task.validation.ts';
-import type { Viewer } from '../users/user.model.ts';
+import type { UserRecord, Viewer } from '../users/user.model.ts';
 
 /**
  * The rules of the task domain: who may see and change which task, and what input is valid.
@@ -49,6 +49,18 @@ export class TaskService {
     throw new Conflict('The task has changed since you read it: read it again, then retry with its current version.', {
       currentVersion: presence.version,
     });
+  }
+
+  /**
+   * The task's owner: the user of its owner column. Every query carries the owner in its WHERE, so
+   * that is always the viewer, whose current record is returned; a task of anyone else reaching
+   * here would be a bug, and fails (logged, masked) rather than show another account.
+   */
+  owner(task: TaskRecord): UserRecord {
+    const viewer = this.#viewer;
+    if (!viewer) throw new Unauthenticated();
+    if (task.ownerId !== viewer.id) throw new Error(`task ${task.id} of another owner reached its owner field`);
+    return viewer;
   }
 
   async get(rawId: string): Promise<TaskRecord> {

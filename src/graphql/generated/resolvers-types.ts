@@ -333,7 +333,10 @@ export type Task = {
   dueAt?: Maybe<Scalars['DateTime']['output']>;
   /** The task's id, a UUID (version 7, so ids sort by creation time). */
   id: Scalars['ID']['output'];
-  /** The user the task belongs to: always the signed-in user. */
+  /**
+   * The user the task belongs to, from the task's owner: only its owner can see a task, so this is
+   * the signed-in user.
+   */
   owner: User;
   /** How important the task is. */
   priority: TaskPriority;
