@@ -174,35 +174,39 @@ describe('SIGTERM with a write stuck on a lock', () => {
 });
 
 describe('after kill -9', () => {
-  it('the next start stops the orphaned embedded PostgreSQL and comes up with the data kept', async () => {
-    const dataDir = tempDataDir();
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const env = { DATA_DIR: dataDir, PORT: String(await freePort()) };
-    const first = runServer(env);
-    cleanups.push(() => first.child.kill('SIGKILL'));
-    const url = await first.ready;
-    const user = await signUp(url);
-    const { createTask } = await expectData(`${url}/graphql`, CreateTaskDocument, { input: { title: 'survives kill -9' } }, user.token);
-    const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
-    const orphan = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  it(
+    'the next start stops the orphaned embedded PostgreSQL and comes up with the data kept',
+    async () => {
+      const dataDir = tempDataDir();
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      const env = { DATA_DIR: dataDir, PORT: String(await freePort()) };
+      const first = runServer(env);
+      cleanups.push(() => first.child.kill('SIGKILL'));
+      const url = await first.ready;
+      const user = await signUp(url);
+      const { createTask } = await expectData(`${url}/graphql`, CreateTaskDocument, { input: { title: 'survives kill -9' } }, user.token);
+      const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
+      const orphan = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
 
-    first.child.kill('SIGKILL');
-    await first.exited;
-    expect(alive(orphan)).toBe(true); // what kill -9 leaves behind
+      first.child.kill('SIGKILL');
+      await first.exited;
+      expect(alive(orphan)).toBe(true); // what kill -9 leaves behind
 
-    const second = runServer(env);
-    cleanups.push(() => second.child.kill('SIGKILL'));
-    const again = await second.ready;
-    expect(second.output()).toContain('left running by a server that was killed');
-    expect(alive(orphan)).toBe(false);
-    const cookie = await signIn(again, user.email, user.password);
-    expect(cookie).toContain('session_token');
-    const { task } = await expectData(`${again}/graphql`, TaskDocument, { id: createTask.id }, user.token);
-    expect(task?.title).toBe('survives kill -9');
+      const second = runServer(env);
+      cleanups.push(() => second.child.kill('SIGKILL'));
+      const again = await second.ready;
+      expect(second.output()).toContain('left running by a server that was killed');
+      expect(alive(orphan)).toBe(false);
+      const cookie = await signIn(again, user.email, user.password);
+      expect(cookie).toContain('session_token');
+      const { task } = await expectData(`${again}/graphql`, TaskDocument, { id: createTask.id }, user.token);
+      expect(task?.title).toBe('survives kill -9');
 
-    const postgres = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    expect(alive(postgres)).toBe(false);
-  }, EMBEDDED_CLUSTER_TEST_MS);
+      const postgres = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      expect(alive(postgres)).toBe(false);
+    },
+    EMBEDDED_CLUSTER_TEST_MS,
+  );
 });
