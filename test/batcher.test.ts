@@ -1,11 +1,24 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import pg from 'pg';
 import { Batcher } from '../src/db/batcher.ts';
+import { PoolShare } from '../src/db/pool-share.ts';
 import { isDatabaseUnavailable } from '../src/db/errors.ts';
+import type { TaskTables } from '../src/tasks/task.entity.ts';
+import { compileTemplate, slot, TaskRepository } from '../src/tasks/task.repository.ts';
+import { CreateTaskDocument } from './generated/graphql.ts';
+import { expectData } from './support/graphql.ts';
+import { WAIT_MS } from './support/poll.ts';
+import { startServer, type TestServer } from './support/server.ts';
+import { signUp, type TestUser } from './support/users.ts';
 
 /**
  * The scheduling of batched reads (src/db/batcher.ts), on its own: what goes to the database
- * when, with queries that finish when the test says. That pages come back right when batched is
- * tested against PostgreSQL in pagination.test.ts ("pages asked for all at once").
+ * when, with queries that finish when the test says. Then the task repository's side: its query
+ * cache refuses what would leak between requests, and pages asked for at once really go as one
+ * query (counted at the driver), each request getting its own page. That every shape of page
+ * comes back right when batched is tested over HTTP in pagination.test.ts ("pages asked for all
+ * at once").
  */
 
 interface Call {
@@ -134,5 +147,83 @@ describe('Batcher', () => {
     await expect(stuck).resolves.toBe(10);
     await settle();
     expect(calls.map((c) => c.items)).toEqual([[1]]);
+  });
+});
+
+/** A Kysely that compiles PostgreSQL and runs nothing: for what happens before a query is sent. */
+const compileOnly = new Kysely<TaskTables>({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+});
+
+describe("the repository's compiled-query cache", () => {
+  const owned = (owner: never) => () => compileOnly.selectFrom('task').select('id').where('owner_id', '=', owner);
+
+  it('refuses a query with a constant parameter: it would be compiled once and sent for everyone', () => {
+    // An owner id written into the shape instead of slot('owner').
+    expect(() => compileTemplate('owned', owned('user-a' as never), { owner: 'user-a' })).toThrow(/parameter \$1 is not a slot/);
+  });
+
+  it('refuses a slot that the values do not declare, and takes one they do', () => {
+    expect(() => compileTemplate('owned', owned(slot('owner')), { id: 'x' })).toThrow(/slot owner is not among the values declared/);
+    expect(compileTemplate('owned', owned(slot('owner')), { owner: 'user-a' }).slots).toEqual(['owner']);
+  });
+});
+
+describe('pages asked for at once, against PostgreSQL', () => {
+  let server: TestServer;
+  let db: Kysely<TaskTables>;
+  let users: TestUser[];
+  const statements: string[] = [];
+  beforeAll(async () => {
+    server = await startServer();
+    users = await Promise.all([signUp(server.url), signUp(server.url)]);
+    for (const [i, user] of users.entries()) {
+      for (let n = 0; n < 5; n++) {
+        await expectData(
+          server.graphqlUrl,
+          CreateTaskDocument,
+          { input: { title: `user ${i} task ${n}`, priority: n % 2 ? 'HIGH' : 'LOW' } },
+          user.token,
+        );
+      }
+    }
+    // The repository on a Kysely of its own that records every statement it sends.
+    db = new Kysely<TaskTables>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: server.database.url, max: 4 }) }),
+      log: (event) => {
+        if (event.level === 'query') statements.push(event.query.sql);
+      },
+    });
+  });
+  afterAll(async () => {
+    await db.destroy();
+    await server.stop();
+  });
+
+  it('are read in one query per shape once the page reads in flight are at the bound, each request getting its own page', async () => {
+    const repo = new TaskRepository(db, {
+      concurrentPages: 1,
+      maxWaitMs: WAIT_MS,
+      quotas: { maxTasksPerUser: 100, maxTaskTextBytesPerUser: 100_000 },
+      share: new PoolShare({ perUser: 4, maxWaitMs: WAIT_MS }),
+    });
+    const asks = [0, 1, 0, 1, 0, 1].map((u, i) => ({ owner: users[u]!.id, filter: i < 4 ? {} : { priority: 2 }, limit: 3 + (i % 2) }));
+    // One at a time: each on its own (nothing else in flight), as an idle server reads them.
+    const alone = [];
+    for (const ask of asks) alone.push(await repo.page(ask.owner, ask.filter, 'CREATED_AT_DESC', ask.limit));
+    expect(alone.map((page) => page.length)).toEqual([3, 4, 3, 4, 2, 2]);
+
+    // All at once, with one page read allowed in flight: the first goes at once, the others wait
+    // and go together, one query per shape (no filter: three; priority: two).
+    statements.length = 0;
+    const together = await Promise.all(asks.map((ask) => repo.page(ask.owner, ask.filter, 'CREATED_AT_DESC', ask.limit)));
+    expect(together).toEqual(alone);
+    const batched = statements.filter((s) => s.includes('unnest('));
+    expect({ statements: statements.length, batched: batched.length }).toEqual({ statements: 3, batched: 2 });
   });
 });

@@ -46,20 +46,29 @@ function escapeLike(s: string): string {
 
 // Queries are built with Kysely once per shape, with named slots where the request's values go,
 // and then only filled in: building and compiling a query on every request cost more CPU than
-// the rest of the data path. A slot is a marker string Kysely passes through as a parameter.
+// the rest of the data path. A slot is a marker string Kysely passes through as a parameter. Every
+// parameter of a query must be a slot (see `run`): a value written into a shape as a constant (an
+// owner id, say) would be compiled once and then sent with every request of that shape, whoever
+// made it. Constants of the SQL itself are literals (sql.lit), not parameters.
 const SLOT = '\u0000slot:';
-// Typed `never` so that it fits wherever Kysely expects a value of the column's type.
-const slot = (name: string): never => `${SLOT}${name}` as never;
 
 /**
  * Where a request's value goes in a query: a parameter (`slot`), or, in a batch of pages, the
- * column of that name of the batch's row (`batchColumn`, see TaskRepository.page).
+ * column of that name of the batch's row (`batchColumn`, see TaskRepository.page). `S` names the
+ * slots a query may use: a page's builder only gets page slots, so the compiler refuses a
+ * condition whose value a batch could not carry.
  */
-type Value = (name: string) => never;
-const batchColumn: Value = (name) => sql.ref(`b.${name}`) as never;
+type Value<S extends string = string> = (name: S) => never;
+// Typed `never` so that it fits wherever Kysely expects a value of the column's type.
+export const slot: Value = (name) => `${SLOT}${name}` as never;
 
-/** PostgreSQL types of the values a batched page query takes, for its arrays (searches are not batched). */
-const PAGE_VALUE_TYPES: Record<string, string> = {
+/**
+ * The slots of a page query and their PostgreSQL types: a batch of pages sends each slot as an
+ * array of this type. A page condition can only use these (`PageSlot`), so a new filter does not
+ * compile until it has a type here; it can never meet a missing type under load, the only time a
+ * batch is built. (A text search is never batched: its value is a slot of its own, `search`.)
+ */
+const PAGE_SLOT_TYPES = {
   owner: 'text',
   completed: 'bool',
   priority: 'int2',
@@ -70,7 +79,11 @@ const PAGE_VALUE_TYPES: Record<string, string> = {
   afterPriority: 'int2',
   afterId: 'uuid',
   limit: 'int4',
-};
+} as const satisfies Record<string, 'text' | 'bool' | 'int2' | 'int4' | 'timestamptz' | 'uuid'>;
+type PageSlot = keyof typeof PAGE_SLOT_TYPES;
+/** The values of a page's slots. */
+type PageValues = Partial<Record<PageSlot, unknown>>;
+const batchColumn: Value<PageSlot> = (name) => sql.ref(`b.${name}`) as never;
 /** The fields of a TaskRecord; a field added to TaskRecord and missing here does not compile. */
 const RECORD_FIELDS = Object.keys({
   id: true,
@@ -85,66 +98,90 @@ const RECORD_FIELDS = Object.keys({
   version: true,
 } satisfies Record<keyof TaskRecord, true>);
 
-interface Template {
+export interface Template {
   compiled: CompiledQuery;
-  /** For each parameter: the name of its slot, or undefined for a constant of the query. */
-  slots: Array<string | undefined>;
+  /** For each parameter, the name of its slot. */
+  slots: string[];
 }
 const templates = new Map<string, Template>();
+
+/**
+ * A shape's query, compiled, with each parameter's slot. Refuses (throws, and caches nothing) a
+ * parameter that is not a slot the caller declared in `values`: a constant would be shared by
+ * every request of the shape, an undeclared slot is a name the caller never fills.
+ */
+export function compileTemplate(key: string, build: () => Compilable, values: Record<string, unknown>): Template {
+  const compiled = build().compile();
+  const slots = compiled.parameters.map((p, i) => {
+    if (typeof p !== 'string' || !p.startsWith(SLOT)) {
+      throw new Error(`query ${key}: parameter $${i + 1} is not a slot; a value in a cached query must be slot('name') (constants: sql.lit)`);
+    }
+    const name = p.slice(SLOT.length);
+    if (!(name in values)) throw new Error(`query ${key}: slot ${name} is not among the values declared for it`);
+    return name;
+  });
+  return { compiled, slots };
+}
 
 /**
  * Runs the query of shape `key` (built by `build` the first time) with `values` in its slots, as
  * a named prepared statement (see prepareStatement). Shapes are few and fixed (one per combination
  * of order, filters and cursor; of changed fields), so both caches stay bounded. `key` must name
- * everything that changes the SQL text.
+ * everything that changes the SQL text; `values` declares the slots, and every parameter of the
+ * query must be one of them.
  */
 async function run<R>(db: Db, key: string, build: () => Compilable<R>, values: Record<string, unknown>): Promise<R[]> {
   let template = templates.get(key);
   if (!template) {
-    const compiled = build().compile() as CompiledQuery;
-    const slots = compiled.parameters.map((p) => (typeof p === 'string' && p.startsWith(SLOT) ? p.slice(SLOT.length) : undefined));
-    prepareStatement(compiled.sql);
-    template = { compiled, slots };
+    template = compileTemplate(key, build, values);
+    prepareStatement(template.compiled.sql);
     templates.set(key, template);
   }
   const { compiled, slots } = template;
-  const parameters = compiled.parameters.map((p, i) => {
-    const name = slots[i];
-    if (name === undefined) return p;
+  const parameters = slots.map((name) => {
     if (!(name in values)) throw new Error(`query ${key}: no value for ${name}`);
     return values[name];
   });
   return (await db.executeQuery<R>({ ...compiled, parameters })).rows;
 }
 
-/** Conditions shared by a page and its count. The owner always comes first: no query without it. */
-function scoped(eb: Eb, filter: TaskFilterValues, v: Value = slot): Array<Expression<SqlBool>> {
+/**
+ * Conditions shared by a page and its count, but the text search (`searched`). The owner always
+ * comes first: no query without it.
+ */
+function scoped(eb: Eb, filter: TaskFilterValues, v: Value<PageSlot> = slot): Array<Expression<SqlBool>> {
   const where: Array<Expression<SqlBool>> = [eb('owner_id', '=', v('owner'))];
   if (filter.completed !== undefined) where.push(eb('completed', '=', v('completed')));
   if (filter.priority !== undefined) where.push(eb('priority', '=', v('priority')));
-  if (filter.search) where.push(eb.or([eb('title', 'ilike', v('search')), eb('description', 'ilike', v('search'))]));
   if (filter.dueBefore !== undefined) where.push(eb('due_at', '<', v('dueBefore')));
   if (filter.dueAfter !== undefined) where.push(eb('due_at', '>', v('dueAfter')));
   return where;
 }
 
-/** The shape of a filter (which conditions it has) and the values of its slots. */
-function filterSlots(ownerId: string, filter: TaskFilterValues): { shape: string; values: Record<string, unknown> } {
-  const values: Record<string, unknown> = { owner: ownerId };
-  let shape = '';
-  for (const name of ['completed', 'priority', 'search', 'dueBefore', 'dueAfter'] as const) {
-    const value = filter[name];
-    if (value === undefined || value === '') continue;
-    shape += `${name},`;
-    values[name] = name === 'search' ? `%${escapeLike(value as string)}%` : value;
-  }
-  return { shape, values };
+/** The text search of a filter, if it has one (never batched, so never a page slot). */
+function searched(eb: Eb, filter: TaskFilterValues): Array<Expression<SqlBool>> {
+  return filter.search ? [eb.or([eb('title', 'ilike', slot('search')), eb('description', 'ilike', slot('search'))])] : [];
 }
 
-const tuple = (v: Value, ...names: string[]) => sql`(${sql.join(names.map((n) => v(n)))})`;
+/** The shape of a filter (which conditions it has), the values of its page slots, and its search pattern. */
+function filterSlots(ownerId: string, filter: TaskFilterValues): { shape: string; values: PageValues; search: string | undefined } {
+  const values: PageValues = { owner: ownerId };
+  let shape = '';
+  for (const name of ['completed', 'priority', 'dueBefore', 'dueAfter'] as const) {
+    const value = filter[name];
+    if (value === undefined) continue;
+    shape += `${name},`;
+    values[name] = value;
+  }
+  const search = filter.search ? `%${escapeLike(filter.search)}%` : undefined;
+  if (search !== undefined) shape += 'search,';
+  return { shape, values, search };
+}
+
+const tuple = (v: Value<PageSlot>, ...names: PageSlot[]) => sql`(${sql.join(names.map((n) => v(n)))})`;
 
 /** Keyset condition: rows strictly after the cursor's position in its order (ties broken by id). */
-function after(eb: Eb, position: CursorPosition, v: Value = slot): Expression<SqlBool> {
+function after(eb: Eb, position: CursorPosition, v: Value<PageSlot> = slot): Expression<SqlBool> {
   switch (position.order) {
     case 'CREATED_AT_DESC':
       return sql<SqlBool>`(created_at, id) < ${tuple(v, 'afterCreatedAt', 'afterId')}`;
@@ -160,7 +197,7 @@ function after(eb: Eb, position: CursorPosition, v: Value = slot): Expression<Sq
 }
 
 /** The values of a cursor's slots (named apart from the filter's: both may have a priority). */
-function positionSlots(position: CursorPosition | undefined): Record<string, unknown> {
+function positionSlots(position: CursorPosition | undefined): PageValues {
   if (!position) return {};
   switch (position.order) {
     case 'CREATED_AT_DESC':
@@ -182,9 +219,9 @@ const ORDER_BY: Record<TaskOrder, ReturnType<typeof sql.raw>> = {
 
 /** One page request: its values, and its query with those values in slots or in batch columns. */
 interface PageRequest {
-  values: Record<string, unknown>;
+  values: PageValues;
   order: TaskOrder;
-  build: (v: Value) => SelectQueryBuilder<TaskTables, 'task', TaskRecord>;
+  build: (v: Value<PageSlot>) => SelectQueryBuilder<TaskTables, 'task', TaskRecord>;
 }
 
 /** At most this many pages in one query: a bound on its parameters and on its rows (x limit). */
@@ -303,22 +340,22 @@ export class TaskRepository {
    * different requests are read in one query (see pageBatch).
    */
   async page(ownerId: string, filter: TaskFilterValues, order: TaskOrder, limit: number, position?: CursorPosition): Promise<TaskRecord[]> {
-    const { shape, values } = filterSlots(ownerId, filter);
+    const { shape, values, search } = filterSlots(ownerId, filter);
     const cursor = !position ? 'none' : position.order === 'DUE_AT_ASC' && position.dueAt === null ? 'null' : 'value';
-    const request: PageRequest = {
-      values: { ...values, ...positionSlots(position), limit },
-      order,
-      build: (v) =>
-        this.#db
-          .selectFrom('task')
-          .select(columns)
-          .where((eb) => eb.and(position ? [...scoped(eb, filter, v), after(eb, position, v)] : scoped(eb, filter, v)))
-          .orderBy(ORDER_BY[order])
-          .limit(v('limit')),
-    };
     const key = `page:${order}:${shape}:${cursor}`;
+    const query = (v: Value<PageSlot>, where: (eb: Eb) => Array<Expression<SqlBool>> = () => []) =>
+      this.#db
+        .selectFrom('task')
+        .select(columns)
+        .where((eb) => eb.and([...scoped(eb, filter, v), ...(position ? [after(eb, position, v)] : []), ...where(eb)]))
+        .orderBy(ORDER_BY[order])
+        .limit(v('limit'));
+    const pageValues: PageValues = { ...values, ...positionSlots(position), limit };
     // A search's cost depends on the owner's data: it is not made to wait for others' searches.
-    return this.#for(ownerId, () => (filter.search ? this.#page(key, request) : this.#pages.run(key, request)));
+    if (search !== undefined) {
+      return this.#for(ownerId, () => run(this.#db, key, () => query(slot, (eb) => searched(eb, filter)), { ...pageValues, search }));
+    }
+    return this.#for(ownerId, () => this.#pages.run(key, { values: pageValues, order, build: (v) => query(v) }));
   }
 
   #page(key: string, request: PageRequest): Promise<TaskRecord[]> {
@@ -333,14 +370,11 @@ export class TaskRepository {
    */
   async #pageBatch(key: string, requests: PageRequest[]): Promise<TaskRecord[][]> {
     const [first] = requests as [PageRequest, ...PageRequest[]];
-    const names = Object.keys(first.values);
+    // The keys of PageValues: page slots, each with its type.
+    const names = Object.keys(first.values) as PageSlot[];
     const build = () => {
       const inner = first.build(batchColumn).select(sql<string>`row_number() over (order by ${ORDER_BY[first.order]})`.as('rowOrd'));
-      const arrays = names.map((n) => {
-        const type = PAGE_VALUE_TYPES[n];
-        if (!type) throw new Error(`page value ${n} has no type for a batch`);
-        return sql`${slot(n)}::${sql.raw(type)}[]`;
-      });
+      const arrays = names.map((n) => sql`${slot(n)}::${sql.raw(PAGE_SLOT_TYPES[n])}[]`);
       const query = sql<TaskRecord & { batchOrd: string }>`select b.ord as "batchOrd", ${sql.join(RECORD_FIELDS.map((f) => sql.ref(`t.${f}`)))}
         from unnest(${sql.join(arrays)}) with ordinality as b(${sql.join(names.map((n) => sql.id(n)))}, ord)
         cross join lateral (${inner}) as t
@@ -350,24 +384,25 @@ export class TaskRepository {
     const values = Object.fromEntries(names.map((n) => [n, requests.map((r) => r.values[n])]));
     const rows = await run(this.#db, `batch:${key}`, build, values);
     const pages = requests.map((): TaskRecord[] => []);
-    for (const row of rows) {
-      const index = Number(row.batchOrd) - 1;
+    for (const { batchOrd, ...task } of rows) {
+      const index = Number(batchOrd) - 1;
       // Each page is its owner's by construction; a row of anyone else's would be a bug here.
       const page = pages[index];
-      if (!page || row.ownerId !== requests[index]?.values['owner']) throw new Error('a batched page holds a row of another owner');
-      page.push(row);
+      if (!page || task.ownerId !== requests[index]?.values.owner) throw new Error('a batched page holds a row of another owner');
+      // The record as an unbatched read returns it (without the batch's numbering).
+      page.push(task);
     }
     return pages;
   }
 
   async count(ownerId: string, filter: TaskFilterValues): Promise<number> {
-    const { shape, values } = filterSlots(ownerId, filter);
+    const { shape, values, search } = filterSlots(ownerId, filter);
     const build = () =>
       this.#db
         .selectFrom('task')
         .select((eb) => eb.fn.countAll<string>().as('count'))
-        .where((eb) => eb.and(scoped(eb, filter)));
-    const [row] = await this.#for(ownerId, () => run(this.#db, `count:${shape}`, build, values));
+        .where((eb) => eb.and([...scoped(eb, filter), ...searched(eb, filter)]));
+    const [row] = await this.#for(ownerId, () => run(this.#db, `count:${shape}`, build, search === undefined ? values : { ...values, search }));
     // count(*) is a bigint, which pg returns as a string.
     return Number(row?.count ?? 0);
   }
@@ -448,7 +483,7 @@ export class TaskRepository {
         .set((eb) => ({
           ...Object.fromEntries(fields.map((f) => [column[f], slot(f)])),
           updated_at: sql<Date>`now()`,
-          version: eb('version', '+', 1),
+          version: eb('version', '+', sql.lit(1)),
         }))
         .where('id', '=', slot('id'))
         .where('owner_id', '=', slot('owner'));
