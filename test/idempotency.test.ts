@@ -7,9 +7,10 @@ import { createApp, type App } from '../src/app.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { CreateTaskDocument, TasksDocument } from './generated/graphql.ts';
 import { expectData } from './support/graphql.ts';
+import { waitsOnLock } from './support/locks.ts';
+import { until } from './support/poll.ts';
 import { startServer, waitReady, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
-import { waitsOnLock } from './support/locks.ts';
 
 const CREATE = print(CreateTaskDocument);
 
@@ -294,7 +295,7 @@ describe('expired keys', () => {
           [gone.id],
         );
         expect((await post(fresh.url, randomUUID(), active.token, create('a day later'))).status).toBe(200);
-        await until('the expired keys to go', 20_000, async () => {
+        await until('the expired keys to go', async () => {
           const { rows } = await client.query<{ n: number }>('select count(*)::int as n from idempotency_key where expires_at < now()');
           return rows[0]!.n === 0;
         });

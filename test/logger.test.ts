@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { createLogger, repeatFilter } from '../src/logger.ts';
+import { until } from './support/poll.ts';
 
 /** The lines a production logger writes, parsed. */
 function capture() {
@@ -51,8 +52,7 @@ describe('repeated lines', () => {
     for (const hash of ['sha256:aa', 'sha256:bb', 'sha256:aa', 'sha256:aa', 'sha256:bb']) {
       logger.warn({ code: 'PERSISTED_QUERY_ID_REQUIRED', documentHash: hash, operationName: hash === 'sha256:aa' ? 'A' : 'B' }, refused);
     }
-    const deadline = Date.now() + 5_000;
-    while (lines.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until('the two folded lines', () => lines.length >= 4);
     expect(lines.map((l) => [l['documentHash'], l['operationName'], l['repeated'], l['msg']])).toEqual([
       ['sha256:aa', 'A', undefined, refused],
       ['sha256:bb', 'B', undefined, refused],
