@@ -9,7 +9,10 @@ async function signUp(page: Page, name = 'Ada'): Promise<{ email: string; passwo
   await page.goto('/');
   await page.getByRole('textbox', { name: 'Email' }).fill(email);
   await page.getByRole('textbox', { name: 'Password' }).fill(password);
-  await page.getByRole('textbox', { name: 'Name' }).fill(name);
+  // Exactly "Name": the hint is its description, not part of its name (screen readers read both apart).
+  const nameField = page.getByRole('textbox', { name: 'Name', exact: true });
+  await expect(nameField).toHaveAccessibleDescription('Only needed for a new account.');
+  await nameField.fill(name);
   await page.getByRole('button', { name: 'Sign up' }).click();
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
   return { email, password };

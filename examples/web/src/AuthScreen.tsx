@@ -79,13 +79,13 @@ export function AuthScreen({ notice, onSignedIn }: { notice: string | undefined;
             <span>Password</span>
             <input name="password" type="password" autoComplete="current-password" required minLength={8} maxLength={128} disabled={busy} />
           </label>
-          <label className="field">
-            <span>Name</span>
-            <input name="name" type="text" autoComplete="name" aria-describedby="name-hint" disabled={busy} />
+          <div className="field">
+            <label htmlFor="name">Name</label>
+            <input id="name" name="name" type="text" autoComplete="name" aria-describedby="name-hint" disabled={busy} />
             <small id="name-hint" className="muted">
               Only needed for a new account.
             </small>
-          </label>
+          </div>
           <div className="actions">
             <button type="submit" name="action" value="sign-in" className="primary" disabled={busy}>
               Sign in
