@@ -161,14 +161,17 @@ describe('taskEvents(after:)', () => {
     await receivedAtLeast(sub, 2);
     sub.results.length = 0;
 
-    const older = new pg.Client({ connectionString: a.database.url });
-    const newer = new pg.Client({ connectionString: a.database.url });
+    // Completing a task leaves its text alone, so neither transaction takes the owner's storage
+    // counter (a text change would: the second would wait for the first and commit after it).
+    // A lock wait is bounded all the same: a test that waits on a lock fails instead of hanging.
+    const older = new pg.Client({ connectionString: a.database.url, options: '-c lock_timeout=5000' });
+    const newer = new pg.Client({ connectionString: a.database.url, options: '-c lock_timeout=5000' });
     await Promise.all([older.connect(), newer.connect()]);
     try {
       await older.query('begin');
-      await older.query(`update task set title = 'x in the older transaction', version = version + 1 where id = $1`, [x.id]);
+      await older.query(`update task set completed = true, version = version + 1 where id = $1`, [x.id]);
       await newer.query('begin');
-      await newer.query(`update task set title = 'y in the newer transaction', version = version + 1 where id = $1`, [y.id]);
+      await newer.query(`update task set completed = true, version = version + 1 where id = $1`, [y.id]);
       const [olderXid, newerXid] = await Promise.all([
         older.query<{ x: string }>('select pg_current_xact_id()::text as x'),
         newer.query<{ x: string }>('select pg_current_xact_id()::text as x'),
