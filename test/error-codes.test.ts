@@ -30,6 +30,10 @@ const extensionFields = new Set([...Object.keys(extensionsType.getFields()), 'li
 /** Codes in src/ that are not `extensions.code` of a GraphQL answer, and why. */
 const NOT_GRAPHQL_CODES: Record<string, string> = {
   PASSWORD_REQUIRED: "Better Auth's answer to /api/auth/delete-user ({ code, message }), not a GraphQL error",
+  EMAIL_TOO_LONG: "Better Auth's answer to a sign-up ({ code, message }), not a GraphQL error",
+  NAME_TOO_LONG: "Better Auth's answer to a sign-up or update-user ({ code, message }), not a GraphQL error",
+  NAME_INVALID_CHARACTER: "Better Auth's answer to a sign-up or update-user ({ code, message }), not a GraphQL error",
+  INVALID_EMAIL: "Better Auth's own code, also given to an email with control characters; not a GraphQL error",
 };
 
 function sourceFiles(dir: string): string[] {

@@ -5,6 +5,7 @@ import { jwt } from 'better-auth/plugins';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { checkUserFields, nameClaim } from './user-fields.ts';
 
 /** Where Better Auth is mounted; its routes are `${AUTH_BASE_PATH}/*`. */
 export const AUTH_BASE_PATH = '/api/auth';
@@ -44,6 +45,9 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
       // Better Auth deletes the account of a *fresh* session (signed in within a day) without a
       // password: a stolen cookie or an unlocked laptop would be enough. Always ask for it.
       before: createAuthMiddleware((ctx) => {
+        // Before the password is hashed or anything is read: the database hooks below check again
+        // for every other way a user is written.
+        if (ctx.path === '/sign-up/email' || ctx.path === '/update-user') checkUserFields((ctx.body ?? {}) as Record<string, unknown>);
         const password = (ctx.body as { password?: unknown } | undefined)?.password;
         if (ctx.path === '/delete-user' && (typeof password !== 'string' || password === '')) {
           throw new APIError('BAD_REQUEST', {
@@ -59,7 +63,17 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
     rateLimit: { enabled: config.nodeEnv === 'production' && config.rateLimit.perMinute > 0 },
     databaseHooks: {
       user: {
+        create: {
+          before: (user) => {
+            checkUserFields(user);
+            return Promise.resolve();
+          },
+        },
         update: {
+          before: (user) => {
+            checkUserFields(user);
+            return Promise.resolve();
+          },
           after: (user) => {
             hooks.onUserChanged(user.id);
             return Promise.resolve();
@@ -104,7 +118,7 @@ function options(config: Config, pool: pg.Pool, logger: Logger, hooks: AuthHooks
           audience: config.auth.audience,
           expirationTime: `${config.auth.jwtLifetimeSeconds}s`,
           // The default payload is the whole user row; the API needs only these.
-          definePayload: ({ user }): TokenClaims => ({ email: user.email, name: user.name || null }),
+          definePayload: ({ user }): TokenClaims => ({ email: user.email, name: nameClaim(user.name) }),
         },
       }),
     ],

@@ -58,8 +58,12 @@ export function authHandler(auth: Auth, config: Config, logger: Logger, database
         return;
       }
     }
-    const proto = req.headers['x-forwarded-proto'] ?? ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
-    const request = new Request(`${String(proto)}://${req.headers.host}${req.url}`, {
+    const origin = requestOrigin(req);
+    if (origin === undefined) {
+      sendJson(res, 400, { message: 'The Host header is not a valid host[:port].', code: 'BAD_REQUEST' });
+      return;
+    }
+    const request = new Request(`${origin}${req.url}`, {
       method: req.method,
       headers: fromNodeHeaders(req.headers),
       ...(body && body.length > 0 ? { body } : {}),
@@ -80,6 +84,26 @@ export function authHandler(auth: Auth, config: Config, logger: Logger, database
     }
     await setResponse(res, withStandardHeaders(response, req.url ?? ''));
   };
+}
+
+/** RFC 9110's Host: an IP literal, an IPv4 address or a registered name, and an optional port. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=-]+)(?::[0-9]{1,5})?$/;
+
+/**
+ * The origin Better Auth sees the request at, or undefined when the Host header cannot be one (`Host: [`
+ * made `new Request` throw: a 500 and two error lines for a client's typo). X-Forwarded-Proto counts
+ * only when it names a scheme this server could be reached by.
+ */
+function requestOrigin(req: IncomingMessage): string | undefined {
+  const forwarded = (String(req.headers['x-forwarded-proto'] ?? '').split(',')[0] ?? '').trim().toLowerCase();
+  const encrypted = 'encrypted' in req.socket && req.socket.encrypted;
+  const proto = forwarded === 'http' || forwarded === 'https' ? forwarded : encrypted ? 'https' : 'http';
+  // HTTP/1.0 may omit Host: the server's own address then stands in, as before.
+  const host =
+    req.headers.host ??
+    `${req.socket.localAddress?.includes(':') ? `[${req.socket.localAddress}]` : req.socket.localAddress}:${req.socket.localPort}`;
+  if (!HOST.test(host) || !URL.canParse(`${proto}://${host}${req.url ?? '/'}`)) return undefined;
+  return `${proto}://${host}`;
 }
 
 function unavailable(res: ServerResponse): void {
