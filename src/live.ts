@@ -1,8 +1,9 @@
 import type http from 'node:http';
 import type { GraphQLSchema } from 'graphql';
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Config } from './config.ts';
 import { PgListener } from './db/listener.ts';
+import { ServiceUnavailable } from './errors.ts';
 import type { ContextDeps } from './graphql/context.ts';
 import type { SocketTelemetry } from './graphql/telemetry.ts';
 import { operationRules } from './graphql/limits.ts';
@@ -42,20 +43,43 @@ export interface Live {
 /** Sign-out is told a moment before a deletion (Better Auth deletes sessions first): say the right reason. */
 const SIGN_OUT_GRACE_MS = 250;
 
+/** Seconds a subscriber is told to wait while this instance's LISTEN connection is deaf (the check's period). */
+const DEAF_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * `databaseUrl`: the session URL the LISTEN connection uses (DATABASE_URL_UNPOOLED, else
+ * DATABASE_URL). `db`: the application's pool, which the self-check notifies through as the
+ * triggers do.
+ */
 export function startLive(config: Config, databaseUrl: string, db: Pick<Kysely<object>, 'executeQuery'>, users: UserDirectory, logger: Logger): Live {
   const log = logger.child({ component: 'live' });
   const listener = new PgListener(databaseUrl, {
     channels: [USER_EVENTS_CHANNEL],
     logger: log,
     connectTimeoutMs: config.db.connectTimeoutMs,
+    sendCheck: async (channel, payload) => {
+      await db.executeQuery(CompiledQuery.raw('select pg_notify($1, $2)', [channel, payload]));
+    },
+    recheckMs: DEAF_RETRY_AFTER_SECONDS * 1000,
+    deafHint: config.databaseUrlUnpooled
+      ? 'DATABASE_URL_UNPOOLED must be a direct connection to PostgreSQL (no pooler). Until it is, subscriptions are refused with SERVICE_UNAVAILABLE.'
+      : 'Set DATABASE_URL_UNPOOLED to a direct connection to PostgreSQL (docs/deployment.md). Until then, subscriptions are refused with SERVICE_UNAVAILABLE.',
   });
+  const deaf = () =>
+    new ServiceUnavailable(
+      'Live updates are unavailable on this server: its database connection does not deliver notifications. Try again later.',
+      DEAF_RETRY_AFTER_SECONDS,
+    );
   const changes = new TaskFeed({
     log: new TaskChangeLog(db),
     logger: log,
     pollIntervalMs: config.taskEvents.pollIntervalMs,
     retentionSeconds: config.taskEvents.retentionSeconds,
     // While user events cannot be heard (a deleted user's socket would stay open), no new subscription.
-    isLive: () => listener.up,
+    unavailable: () => {
+      if (listener.up) return undefined;
+      return listener.state === 'deaf' ? deaf() : new ServiceUnavailable('Live updates are unavailable right now; try again shortly.', 1);
+    },
   });
   let sockets: LiveSockets | undefined;
   const signOuts = new Map<string, NodeJS.Timeout>();
@@ -105,7 +129,9 @@ export function startLive(config: Config, databaseUrl: string, db: Pick<Kysely<o
         maxSubscriptionsPerUser: config.ws.maxSubscriptionsPerUser,
         clockSkewSeconds: config.auth.clockSkewSeconds,
         maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
-        live: () => listener.up,
+        // Deaf is no reason to reconnect: the socket is taken, and its subscriptions are refused
+        // with SERVICE_UNAVAILABLE saying why (a 1013 loop would say nothing).
+        live: () => listener.state !== 'down',
         logger: log,
         telemetry,
       });

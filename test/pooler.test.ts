@@ -46,10 +46,13 @@ describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () 
     await bouncer.stop();
   });
 
-  it('starts, saying that statement bounds and statement names follow the pooler', () => {
+  it('starts, saying that statement bounds and statement names follow the pooler, and that its LISTEN connection hears', () => {
     const messages = server.logs.map((l) => String(l['msg']));
     expect(messages).toContainEqual(expect.stringMatching(/^DATABASE_URL does not take the statement bounds as startup parameters/));
     expect(messages).not.toContainEqual(expect.stringMatching(/^DATABASE_URL_UNPOOLED does not take/));
+    // The self-check's notification, sent through the pooler as the triggers' are, reached it.
+    expect(server.logs).toContainEqual(expect.objectContaining({ msg: 'listening for change notifications', checked: true }));
+    expect(server.logs.filter((l) => Number(l['level']) >= 50)).toEqual([]);
   });
 
   it('serves 200 concurrent creates and reads', async () => {
@@ -129,5 +132,54 @@ describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () 
     const id = first.body.data!.createTask.id;
     const stale = await execute(server.graphqlUrl, UpdateTaskDocument, { id, input: { title: 'twice', expectedVersion: 7 } }, user.token);
     expect(codes(stale)).toEqual(['CONFLICT']);
+  });
+});
+
+/** The codes a subscription was refused with: an `error` message's, or a result's errors. */
+function refusalCodes(sub: { error: unknown; results: Array<{ errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }> }): unknown[] {
+  const errors = Array.isArray(sub.error)
+    ? (sub.error as Array<{ extensions?: Record<string, unknown> }>)
+    : sub.results.flatMap((r) => r.errors ?? []);
+  return errors.map((e) => e.extensions?.['code']);
+}
+
+describe('behind PgBouncer in transaction mode, without DATABASE_URL_UNPOOLED', () => {
+  let bouncer: PgBouncer;
+  let server: TestServer;
+  let user: TestUser;
+  const clients: LiveClient[] = [];
+  beforeAll(async () => {
+    bouncer = await startPgBouncer(process.env['TEST_ADMIN_DATABASE_URL']!);
+    server = await startServer({}, { databaseUrl: (url) => bouncer.urlFor(url) });
+    user = await signUp(server.url);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose().catch(() => {})));
+    await server.stop();
+    await bouncer.stop();
+  });
+
+  it('logs an error naming DATABASE_URL_UNPOOLED: its LISTEN connection hears nothing', () => {
+    const errors = server.logs.filter((l) => Number(l['level']) >= 50).map((l) => String(l['msg']));
+    expect(errors).toEqual([
+      expect.stringMatching(/did not reach this instance's LISTEN connection.*Set DATABASE_URL_UNPOOLED to a direct connection/),
+    ]);
+  });
+
+  it('refuses subscriptions with SERVICE_UNAVAILABLE and serves HTTP (ready)', async () => {
+    const live = liveClient(server.graphqlUrl, () => user.token);
+    clients.push(live);
+    await connected(live);
+    const sub = subscribe<TaskEventsSubscription, Record<string, never>>(live, TaskEventsDocument);
+    await eventually(
+      () => (sub.error !== undefined || sub.completed ? true : undefined),
+      undefined,
+      () => `an answer (saw ${JSON.stringify(sub.results)})`,
+    );
+    expect(refusalCodes(sub)).toEqual(['SERVICE_UNAVAILABLE']);
+
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'over HTTP' } }, user.token);
+    expect(createTask.title).toBe('over HTTP');
   });
 });

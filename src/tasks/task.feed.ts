@@ -28,8 +28,11 @@ export interface TaskFeedOptions {
   pollIntervalMs: number;
   /** How long changes are kept, and cursors accepted (TASK_EVENTS_RETENTION_SECONDS). */
   retentionSeconds: number;
-  /** Whether the instance hears user events now; while not, subscriptions are refused. */
-  isLive?: () => boolean;
+  /**
+   * Why new subscriptions are refused now (the instance does not hear user events), or undefined
+   * while they are taken.
+   */
+  unavailable?: () => ServiceUnavailable | undefined;
 }
 
 /** Rows one poll reads at most; past that it reads again at once. */
@@ -105,7 +108,7 @@ export class TaskFeed {
   readonly #logger: Logger;
   readonly #interval: number;
   readonly #retention: number;
-  readonly #isLive: () => boolean;
+  readonly #unavailable: () => ServiceUnavailable | undefined;
   readonly #owners = new Map<string, Owner>();
   /** Subscribers with a position of their own; the others are at the head. */
   readonly #away = new Set<Subscriber>();
@@ -124,7 +127,7 @@ export class TaskFeed {
     this.#logger = options.logger;
     this.#interval = options.pollIntervalMs;
     this.#retention = options.retentionSeconds;
-    this.#isLive = options.isLive ?? (() => true);
+    this.#unavailable = options.unavailable ?? (() => undefined);
   }
 
   /** Open subscriptions, for metrics and tests. */
@@ -139,7 +142,9 @@ export class TaskFeed {
    * be read or user events cannot be heard.
    */
   async subscribe(ownerId: string, after?: string): Promise<TaskEventStream> {
-    if (this.#stopped || !this.#isLive()) throw new ServiceUnavailable('Live updates are unavailable right now; try again shortly.', 1);
+    if (this.#stopped) throw new ServiceUnavailable('Live updates are unavailable right now; try again shortly.', 1);
+    const refusal = this.#unavailable();
+    if (refusal) throw refusal;
     const tag = this.#owners.get(ownerId)?.tag ?? ownerTag(ownerId);
     let subscriber: Subscriber;
     if (after === undefined) {
