@@ -3,9 +3,10 @@ import { print } from 'graphql';
 import pg from 'pg';
 import { CreateTaskDocument, TaskEventsDocument, TasksDocument, UpdateTaskDocument, type TaskEventsSubscription } from './generated/graphql.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
-import { connected, eventually, liveClient, subscribe, type LiveClient } from './support/live.ts';
+import { closed, connected, eventually, liveClient, subscribe, type LiveClient } from './support/live.ts';
 import { startPgBouncer, type PgBouncer } from './support/pgbouncer.ts';
 import { startServer, type TestServer } from './support/server.ts';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 import { signUp, type TestUser } from './support/users.ts';
 
 /**
@@ -182,4 +183,93 @@ describe('behind PgBouncer in transaction mode, without DATABASE_URL_UNPOOLED', 
     const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'over HTTP' } }, user.token);
     expect(createTask.title).toBe('over HTTP');
   });
+});
+
+describe("Neon's scale to zero: every connection, pooled and direct, cut at once", () => {
+  // server -> PgBouncer, PgBouncer -> PostgreSQL, server -> PostgreSQL (DATABASE_URL_UNPOOLED):
+  // a suspended compute drops all three, the LISTEN registration with them.
+  let upstream: TcpProxy;
+  let pooled: TcpProxy;
+  let direct: TcpProxy;
+  let bouncer: PgBouncer;
+  let server: TestServer;
+  let user: TestUser;
+  const clients: LiveClient[] = [];
+  beforeAll(async () => {
+    const admin = new URL(process.env['TEST_ADMIN_DATABASE_URL']!);
+    upstream = await startTcpProxy(admin.hostname, Number(admin.port || 5432));
+    direct = await startTcpProxy(admin.hostname, Number(admin.port || 5432));
+    bouncer = await startPgBouncer(upstream.urlFor(admin.toString()));
+    pooled = await startTcpProxy('127.0.0.1', bouncer.port);
+    server = await startServer({}, { databaseUrl: (url) => pooled.urlFor(url), unpooledUrl: (url) => direct.urlFor(url) });
+    user = await signUp(server.url);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose().catch(() => {})));
+    await server.stop();
+    await bouncer.stop();
+    await Promise.all([upstream, pooled, direct].map((p) => p.close()));
+  });
+
+  /** Touches a task of the user until `sub` hears of it. */
+  async function heard(sub: { results: Array<{ data?: TaskEventsSubscription | null }>; error: unknown }, what: string): Promise<void> {
+    const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: what } }, user.token);
+    let touches = 0;
+    await eventually(
+      async () => {
+        if (sub.results.some((r) => r.data?.taskEvents.taskId === createTask.id)) return true;
+        await expectData(server.graphqlUrl, UpdateTaskDocument, { id: createTask.id, input: { title: `${what} ${++touches}` } }, user.token);
+        return undefined;
+      },
+      undefined,
+      () => `an event for "${what}" (saw ${JSON.stringify(sub.results)}, error ${String(sub.error)})`,
+    );
+  }
+
+  const status = async (path: string) => (await fetch(`${server.url}${path}`)).status;
+
+  it('answers 503 while cut, then recovers by itself: HTTP, the LISTEN connection (checked again), and live updates', async () => {
+    const before = liveClient(server.graphqlUrl, () => user.token);
+    clients.push(before);
+    await connected(before);
+    await heard(subscribe<TaskEventsSubscription, Record<string, never>>(before, TaskEventsDocument), 'before the cut');
+    const listening = () => server.logs.filter((l) => l['msg'] === 'listening for change notifications' && l['checked'] === true).length;
+    expect(listening()).toBe(1);
+
+    for (const proxy of [upstream, pooled, direct]) proxy.cut();
+
+    // Subscribers are told to resync (the socket closes with 1013; graphql-ws reconnects, and
+    // the app subscribes again with its last cursor).
+    expect(await closed(before)).toEqual({ code: 1013, reason: 'try again later' });
+    const outage = await eventually(
+      async () => {
+        const res = await execute(server.graphqlUrl, TasksDocument, {}, user.token);
+        return res.status === 503 ? res : undefined;
+      },
+      undefined,
+      'a 503 from /graphql',
+    );
+    expect(codes(outage)).toEqual(['SERVICE_UNAVAILABLE']);
+    await eventually(async () => ((await status('/readyz')) === 503 ? true : undefined), undefined, '/readyz 503');
+    expect(await status('/healthz')).toBe(200);
+
+    for (const proxy of [upstream, pooled, direct]) proxy.restore();
+
+    // PgBouncer waits server_login_retry (15 s by default) after failed logins before trying again.
+    await eventually(
+      async () => ((await execute(server.graphqlUrl, TasksDocument, {}, user.token)).status === 200 ? true : undefined),
+      45_000,
+      '/graphql 200',
+    );
+    await eventually(async () => ((await status('/readyz')) === 200 ? true : undefined), 45_000, '/readyz 200');
+    await eventually(() => (listening() >= 2 ? true : undefined), 45_000, 'the LISTEN connection, re-LISTENed and checked');
+    expect(server.logs.map((l) => l['msg'])).toContain('LISTEN connection lost; reconnecting');
+
+    const after = liveClient(server.graphqlUrl, () => user.token);
+    clients.push(after);
+    await connected(after);
+    await heard(subscribe<TaskEventsSubscription, Record<string, never>>(after, TaskEventsDocument), 'after the cut');
+    // The check passed again after the reconnection: no instance left deaf by the outage.
+    expect(server.logs.map((l) => String(l['msg']))).not.toContainEqual(expect.stringMatching(/did not reach this instance's LISTEN connection/));
+  }, 180_000);
 });
