@@ -5,19 +5,20 @@ import { Kind, type DocumentNode } from 'graphql';
 /**
  * `npm run codegen` regenerates every output from schema/*.graphql; CI fails when they are stale.
  * - resolver types for the server, with mappers from GraphQL types to what services return;
- * - typed documents for clients: the tests (with graphql-request), the Node and web examples, and
- *   for each the manifest of its documents (persisted-documents.json).
+ * - typed documents for clients: the tests (with graphql-request) and the web example, and for each
+ *   the manifest of its documents (persisted-documents.json).
  *
- * A client of your own: copy one of the client outputs. Its `scalars` matter: without them the
- * client preset types every custom scalar (`DateTime`) as `unknown`; `strictScalars` makes
- * codegen fail when the schema gains a scalar nobody mapped.
+ * examples/client has a codegen.ts of its own (`npm run codegen` runs it too, on schema/): start a
+ * client of your own from that one. The client outputs' `scalars` matter: without them the client
+ * preset types every custom scalar (`DateTime`) as `unknown`; `strictScalars` makes codegen fail
+ * when the schema gains a scalar nobody mapped.
  */
 const scalars = { DateTime: { input: 'string', output: 'string' }, ID: { input: 'string', output: 'string' } };
 
 /**
  * Trusted documents (docs/trusted-documents.md): each client output also writes
  * persisted-documents.json, the manifest the server loads (PERSISTED_DOCUMENTS_FILE), keyed by
- * `sha256:<hex>`. The examples' generated documents carry only that id (`__meta__.hash`), not the
+ * `sha256:<hex>`. The web example's generated documents carry only that id (`__meta__.hash`), not the
  * text; the tests' keep the text too (they send both ways).
  */
 const hashOnly = { hashAlgorithm: 'sha256', mode: 'replaceDocumentWithHash' } as const;
@@ -57,12 +58,6 @@ const config: CodegenConfig = {
       preset: 'client',
       presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
       config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars, defaultScalarType: 'unknown' },
-    },
-    'examples/node/gql/': {
-      documents: 'examples/node/*.graphql',
-      preset: 'client',
-      presetConfig: { fragmentMasking: false, persistedDocuments: hashOnly },
-      config: { useTypeImports: true, importExtension: '.ts', enumsAsTypes: true, scalars: { DateTime: 'string' }, strictScalars: true },
     },
     'examples/web/src/gql/': {
       documents: 'examples/web/src/**/*.graphql',

@@ -16,7 +16,8 @@ export default defineConfig(
       'test/generated/',
       'bench/results/',
       'examples/web/src/gql/',
-      'examples/node/gql/',
+      'examples/client/src/gql/',
+      'examples/client/dist/',
       'examples/web/dist/',
       'test-results/',
       'playwright-report/',
@@ -29,7 +30,10 @@ export default defineConfig(
     extends: [js.configs.recommended, ...tseslint.configs.strictTypeChecked, ...tseslint.configs.stylisticTypeChecked],
     languageOptions: {
       globals: globals.node,
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'src/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'src/*.mjs', 'examples/client/codegen.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       // An empty string is as good as unset for environment variables and form fields: `||` says so.
@@ -76,11 +80,14 @@ export default defineConfig(
     // so the schema-aware rules load all of them. graphql-eslint keeps the first graphQLConfig it
     // sees for the whole run, so both file sets share this one; paths are relative to the cwd
     // (the repository root under `npm run lint`), as in codegen.ts.
-    files: ['schema/*.graphql', 'test/operations/*.graphql', 'examples/web/src/**/*.graphql'],
+    files: ['schema/*.graphql', 'test/operations/*.graphql', 'examples/web/src/**/*.graphql', 'examples/client/src/**/*.graphql'],
     languageOptions: {
       parser: graphqlPlugin.parser,
       parserOptions: {
-        graphQLConfig: { schema: 'schema/*.graphql', documents: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql'] },
+        graphQLConfig: {
+          schema: 'schema/*.graphql',
+          documents: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql', 'examples/client/src/**/*.graphql'],
+        },
       },
     },
     plugins: { '@graphql-eslint': graphqlPlugin },
@@ -117,8 +124,14 @@ export default defineConfig(
     },
   },
   {
-    // Client operations (codegen documents for the tests and the web example), checked against the schema.
-    files: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql'],
+    // Client operations (codegen documents for the tests and the examples), checked against the schema.
+    files: ['test/operations/*.graphql', 'examples/web/src/**/*.graphql', 'examples/client/src/**/*.graphql'],
     rules: graphqlPlugin.configs['flat/operations-recommended'].rules,
+  },
+  {
+    // examples/client's fragment on ErrorExtensions is never spread: it is there so that codegen
+    // generates the ErrorCode type (no field returns errors[].extensions).
+    files: ['examples/client/src/**/*.graphql'],
+    rules: { '@graphql-eslint/no-unused-fragments': 'off' },
   },
 );

@@ -9,8 +9,10 @@ export interface CodeBlock {
   lang: string;
   /** The `## ` heading the block is under ('' before the first). */
   section: string;
-  /** The `<!-- file: path -->` comment right above the fence, if any. */
+  /** The `<!-- file: path -->` comment right above the fence, if any: the block is that whole file. */
   file: string | undefined;
+  /** The `<!-- excerpt: path -->` comment right above the fence, if any: the block's lines are consecutive lines of that file. */
+  excerptOf: string | undefined;
   code: string;
 }
 
@@ -19,19 +21,24 @@ export function codeBlocks(relativePath: string): CodeBlock[] {
   const text = readFileSync(path.join(projectRoot, relativePath), 'utf8');
   const blocks: CodeBlock[] = [];
   let section = '';
-  let open: { lang: string; file: string | undefined; lines: string[] } | undefined;
+  let open: { lang: string; file: string | undefined; excerptOf: string | undefined; lines: string[] } | undefined;
   let previous = '';
   for (const line of text.split('\n')) {
     if (open) {
       if (line === '```') {
-        blocks.push({ lang: open.lang, section, file: open.file, code: `${open.lines.join('\n')}\n` });
+        blocks.push({ lang: open.lang, section, file: open.file, excerptOf: open.excerptOf, code: `${open.lines.join('\n')}\n` });
         open = undefined;
       } else {
         open.lines.push(line);
       }
     } else if (line.startsWith('```')) {
-      const file = /^<!-- file: (\S+) -->$/.exec(previous)?.[1];
-      open = { lang: line.slice(3).trim(), file, lines: [] };
+      const [, kind, target] = /^<!-- (file|excerpt): (\S+) -->$/.exec(previous) ?? [];
+      open = {
+        lang: line.slice(3).trim(),
+        file: kind === 'file' ? target : undefined,
+        excerptOf: kind === 'excerpt' ? target : undefined,
+        lines: [],
+      };
     } else if (line.startsWith('## ')) {
       section = line.slice(3).trim();
     }
