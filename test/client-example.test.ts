@@ -49,9 +49,7 @@ describe('examples/client against a server as `npm start` runs it', () => {
   afterAll(() => server.stop());
 
   it("built, on the machine's Node (20 here, with ws's WebSocket): signs up, creates, lists, hears the change live, reads CONFLICT", async () => {
-    const node = machineNode();
-    expect(await run(node, ['--version'], { cwd: example })).toMatch(/^v20\./);
-    expect(await runExample(node, 'dist/client.js', server)).toBe(expectedOutput);
+    expect(await runExample(machineNode(), 'dist/client.js', server)).toBe(expectedOutput);
   });
 
   it("as TypeScript on the project's Node 24 (its own WebSocket), with no build", async () => {

@@ -72,13 +72,14 @@ console.log(`created "${task.title}" (version ${task.version})`);
 // a moment after it is sent (nothing acknowledges that; the query below takes longer). A client
 // that must not miss a change while away subscribes again with `after`: the last event's `cursor`.
 const connected = new Promise((resolve) => ws.on('connected', resolve));
-let heard: (line: string) => void = () => {};
-const completion = new Promise<string>((resolve) => (heard = resolve));
-const live = client.subscription(TaskChangesDocument, {}).subscribe(({ data, error }) => {
-  if (error) console.error(`subscription: ${error.message}`);
-  if (data?.taskEvents.kind === 'UPDATED' && data.taskEvents.taskId === task.id) {
-    heard(`live: ${data.taskEvents.kind} "${data.taskEvents.task?.title}", completed: ${data.taskEvents.task?.completed}`);
-  }
+let live = { unsubscribe: () => {} };
+const heard = new Promise<string>((resolve, reject) => {
+  live = client.subscription(TaskChangesDocument, {}).subscribe(({ data, error }) => {
+    if (error) reject(error);
+    else if (data?.taskEvents.kind === 'UPDATED' && data.taskEvents.taskId === task.id) {
+      resolve(`live: ${data.taskEvents.kind} "${data.taskEvents.task?.title}", completed: ${data.taskEvents.task?.completed}`);
+    }
+  });
 });
 await connected;
 
@@ -89,7 +90,7 @@ for (const { title, dueAt } of open.data.tasks.nodes) console.log(`open: ${title
 
 const completed = await client.mutation(CompleteTaskDocument, { id: task.id, expectedVersion: task.version });
 if (!completed.data) throw completed.error ?? new Error('no data');
-console.log(await completion);
+console.log(await heard);
 
 // 5. An error, typed: the same change with the version read before is refused with CONFLICT.
 // `extensions` is the schema's ErrorExtensions (typed by the fragment in src/operations.graphql), and
