@@ -273,3 +273,51 @@ describe("Neon's scale to zero: every connection, pooled and direct, cut at once
     expect(server.logs.map((l) => String(l['msg']))).not.toContainEqual(expect.stringMatching(/did not reach this instance's LISTEN connection/));
   }, 180_000);
 });
+
+describe('shutdown behind PgBouncer in transaction mode', () => {
+  let bouncer: PgBouncer;
+  let server: TestServer;
+  beforeAll(async () => {
+    bouncer = await startPgBouncer(process.env['TEST_ADMIN_DATABASE_URL']!);
+    // A lock wait that would outlast the test: only shutdown's cancel can end it.
+    server = await startServer(
+      { SHUTDOWN_TIMEOUT_MS: '500', DB_STATEMENT_TIMEOUT_MS: '600000' },
+      { databaseUrl: (url) => bouncer.urlFor(url), unpooledUrl: (url) => url },
+    );
+  });
+  afterAll(async () => {
+    await server.stop();
+    await bouncer.stop();
+  });
+
+  it('ends a write waiting on a lock through the pooler (terminated over DATABASE_URL_UNPOOLED); it rolls back', async () => {
+    const user = await signUp(server.url);
+    const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'original' } }, user.token);
+    const locker = new pg.Client({ connectionString: server.database.url });
+    await locker.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('select 1 from task where id = $1 for update', [createTask.id]);
+      const update = execute(
+        server.graphqlUrl,
+        UpdateTaskDocument,
+        { id: createTask.id, input: { title: 'changed during shutdown' } },
+        user.token,
+      ).catch(() => undefined);
+      await eventually(async () => ((await waitingStatements(locker, server.database.name)) > 0 ? true : undefined), undefined, 'the update to wait');
+
+      await server.app.stop();
+      expect(server.logs.map((l) => l['msg'])).toContain('database connections terminated; their transactions rolled back');
+      expect((await update)?.data ?? null).toBeNull();
+      // Nothing of the server's is left waiting on the server connection PgBouncer lent it: once the
+      // lock goes, no write goes ahead.
+      await eventually(async () => ((await waitingStatements(locker, server.database.name)) === 0 ? true : undefined), undefined, 'no waiting write');
+      await locker.query('commit');
+      const { rows } = await locker.query<{ title: string }>('select title from task where id = $1', [createTask.id]);
+      expect(rows).toEqual([{ title: 'original' }]);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+    }
+  });
+});
