@@ -1,10 +1,11 @@
-# The API server, as compiled JavaScript. (`npm start` runs the TypeScript sources directly; a
-# production process skips that: Node's type stripping loads a WebAssembly compiler, ~20 MiB.)
+# The API server, as compiled JavaScript (Node's type stripping would load a WebAssembly compiler
+# into the process, ~20 MiB), run by bin/serve as `NODE_ENV=production npm start` runs it.
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
 COPY src ./src
 RUN npm run build
 
@@ -17,14 +18,13 @@ COPY package.json package-lock.json ./
 # a message saying so). Run `node dist/migrate.js` as a release step, or let the server migrate at start.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY schema ./schema
+COPY bin/serve ./bin/serve
 COPY --from=build /app/dist ./dist
 USER node
 # 4000: the API (PORT); 9464: Prometheus metrics (METRICS_PORT), for the scraper only.
 EXPOSE 4000 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:4000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# V8's young generation capped at 2 x 8 MiB (its default grows to 2 x 64 MiB), and the old one
-# collected when it has doubled since the last collection (the default lets it grow up to 4x):
-# peak memory under load 1.1-1.4x the bench floor's instead of 2x, for a few percent of CPU.
-# `npm run bench` starts the server with exactly this command: measure there before changing it.
-CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=100", "dist/index.js"]
+# bin/serve defines the V8 flags (and why) for the image, `npm start` and `npm run bench` alike;
+# without src/ it runs dist/index.js. It execs node: the server is PID 1 and gets the signals.
+CMD ["sh", "bin/serve"]

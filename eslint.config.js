@@ -56,8 +56,9 @@ export default defineConfig(
     },
   },
   {
-    // Tests, benchmarks, the examples and tool configs run outside the server and may read their own variables.
-    files: ['test/**', 'bench/**', 'examples/**', '*.js', '*.ts'],
+    // Tests, benchmarks, the examples, tool configs and bin/ (the build, and what `npm start` runs)
+    // run outside the server and may read their own variables.
+    files: ['test/**', 'bench/**', 'examples/**', 'bin/**', '*.js', '*.ts'],
     rules: {
       'no-restricted-properties': 'off',
       // With noUncheckedIndexedAccess, `rows[0]!` is how a test says "this must exist": a wrong

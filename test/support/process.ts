@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { npmStart } from '../../bench/production.ts';
 import { projectRoot } from '../../src/config.ts';
 
 /**
@@ -30,18 +31,27 @@ export interface ServerProcess {
 }
 
 /**
- * Runs the real entry point, `node src/index.ts`, as `npm start` does (or `args`: another command
- * line of node), with `env` on top of a clean environment (no DATABASE_URL inherited from the test
- * run unless given).
+ * Runs the real entry point, `node src/index.ts`, as `npm start` does in development (or `args`:
+ * another command line of node), with `env` on top of a clean environment (no DATABASE_URL
+ * inherited from the test run unless given).
  */
 export function runServer(env: Record<string, string>, args = ['src/index.ts']): ServerProcess {
+  return watched((fullEnv) => spawn(process.execPath, args, { cwd: projectRoot, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] }), env);
+}
+
+/**
+ * `npm start` itself (bench/production.ts), with `env` as runServer takes it. The child is npm; the
+ * server is npm's child.
+ */
+export function runNpmStart(env: Record<string, string>): ServerProcess {
+  return watched((fullEnv) => npmStart(fullEnv, [], ['ignore', 'pipe', 'pipe']), env);
+}
+
+function watched(start: (env: NodeJS.ProcessEnv) => ChildProcess, env: Record<string, string>): ServerProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, args, {
-    cwd: projectRoot,
-    // METRICS_PORT off unless asked for: parallel tests would all want the default port.
-    env: { ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // METRICS_PORT off unless asked for: parallel tests would all want the default port.
+  const child = start({ ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', METRICS_PORT: '0', ...env });
+  const [stdout, stderr] = [child.stdout!, child.stderr!];
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const waitFor = (pattern: RegExp, what: string) => {
@@ -50,8 +60,8 @@ export function runServer(env: Record<string, string>, args = ['src/index.ts']):
         const match = pattern.exec(out);
         if (match) resolve(match[1]!);
       };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
+      stdout.on('data', onData);
+      stderr.on('data', onData);
       void exited.then((code) => reject(new Error(`server exited with ${code} before it was ${what}:\n${out}`)));
     });
     found.catch(() => {});
@@ -61,8 +71,8 @@ export function runServer(env: Record<string, string>, args = ['src/index.ts']):
     out += chunk.toString();
   };
   // Registered first, so that the matchers below see each chunk already appended.
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
+  stdout.on('data', collect);
+  stderr.on('data', collect);
   return {
     child,
     output: () => out,
