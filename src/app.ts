@@ -9,6 +9,7 @@ import { withDeadline } from './deadline.ts';
 import { connectionTag, tagUrl, terminateBackends } from './db/cancel.ts';
 import { ConnectionMode, databaseProbe, poolProbe } from './db/connection.ts';
 import { PoolShare } from './db/pool-share.ts';
+import { PoolWaits } from './db/pool-waits.ts';
 import { createPool, migrate, openDatabase } from './db/database.ts';
 import { createOrm } from './db/orm.ts';
 import { ServiceUnavailable } from './errors.ts';
@@ -25,6 +26,7 @@ import { connectionLimits, openFileLimit } from './http/capacity.ts';
 import { idempotency } from './http/idempotency.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { sendJson } from './http/respond.ts';
+import { createOverloadGuard } from './http/overload.ts';
 import { createHttpServer, type Handler, type Routes } from './http/server.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createIdentity } from './identity.ts';
@@ -32,7 +34,7 @@ import { IdempotencyRepository, type IdempotencyTables } from './idempotency/ide
 import { startLive } from './live.ts';
 import { createLogger, logScope, type Logger } from './logger.ts';
 import { operationTelemetry, subscriptionTelemetry } from './graphql/telemetry.ts';
-import { createMetrics, serveMetrics, type PoolCounts, type PoolName } from './telemetry/metrics.ts';
+import { createMetrics, serveMetrics, type PoolName } from './telemetry/metrics.ts';
 import { createTracing, tracedQueries } from './telemetry/tracing.ts';
 import { TaskSchema, type TaskTables } from './tasks/task.entity.ts';
 import { TaskRepository } from './tasks/task.repository.ts';
@@ -149,7 +151,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
     const telemetry = metrics || tracing ? operationTelemetry(metrics, tracing) : undefined;
     const queries = tracing ? tracedQueries(tracing, () => logScope.getStore()?.span) : undefined;
-    const poolHooks = (name: PoolName) => ({ queries, onPool: metrics ? (pool: PoolCounts) => metrics.watchPool(name, pool) : undefined });
+    // How long work has queued for each pool's connections: a measure of saturation (overload shedding).
+    const waits: Record<PoolName, PoolWaits> = { app: new PoolWaits(), auth: new PoolWaits() };
+    const poolHooks = (name: PoolName) => ({
+      queries,
+      onPool: (pool: Parameters<PoolWaits['watch']>[0]) => {
+        waits[name].watch(pool);
+        metrics?.watchPool(name, pool);
+      },
+    });
     // Every connection of this instance carries the tag, so shutdown can find and cancel them.
     const tag = connectionTag();
     const dbUrl = tagUrl(database.url, tag);
@@ -207,6 +217,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (limits.openFiles !== undefined && limits.maxConnections > limits.openFiles - limits.reservedFiles) {
       logger.warn(limits, 'HTTP_MAX_CONNECTIONS leaves too few open files for the database and logs: raise the open-file limit or lower it');
     }
+    // Overload shedding: /graphql is saturated when the event loop runs late or the application's
+    // database work queues (connections of its pool, page reads waiting for their turn); /api/auth
+    // when the loop runs late or Better Auth's pool queues. Page reads are counted once the task
+    // repository exists.
+    let pageWaitMs = () => 0;
+    const { maxEventLoopDelayMs, maxDbWaitMs } = config.overload;
+    const overload =
+      maxEventLoopDelayMs > 0 || maxDbWaitMs > 0
+        ? createOverloadGuard({
+            maxEventLoopDelayMs,
+            maxDbWaitMs,
+            dbWaitMs: { '/graphql': () => Math.max(waits.app.oldestMs(), pageWaitMs()), '/api/auth': () => waits.auth.oldestMs() },
+          })
+        : undefined;
+    if (overload) {
+      cleanups.push(() => {
+        overload.stop();
+        return Promise.resolve();
+      });
+    }
     // Filled in once Apollo has started.
     let handleGraphQL: Routes['graphql'] = () => Promise.reject(new Error('GraphQL is not started'));
     const httpServer = createHttpServer({
@@ -224,6 +254,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       trustedOrigins: config.auth.trustedOrigins,
       ready,
       maxConnections: limits.maxConnections,
+      overload,
       logger,
       metrics,
       tracing,
@@ -276,6 +307,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       quotas: config.quotas,
       share,
     });
+    pageWaitMs = () => tasks.pageWaitMs();
     const contextDeps = {
       tasks,
       verifier,
@@ -296,6 +328,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       limits.maxWebSockets,
       documents,
       telemetry ? subscriptionTelemetry(metrics, tracing) : undefined,
+      overload
+        ? () => {
+            // A new socket authenticates and looks its user up in the application's database: as /graphql.
+            const reason = overload.saturated('/graphql');
+            if (reason) metrics?.shed('websocket', reason);
+            return reason !== undefined;
+          }
+        : undefined,
     );
     metrics?.watchSockets(() => sockets.size);
 

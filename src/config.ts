@@ -135,6 +135,12 @@ export interface Config {
     /** Bytes (UTF-8) of title and description one user may store, all tasks together. */
     maxTaskTextBytesPerUser: number;
   };
+  /**
+   * Overload shedding (src/http/overload.ts): new requests are refused with 503 while the event
+   * loop runs later than `maxEventLoopDelayMs`, or while database work has queued longer than
+   * `maxDbWaitMs`; 0 turns a measure off (both are off by default under NODE_ENV=test).
+   */
+  overload: { maxEventLoopDelayMs: number; maxDbWaitMs: number };
   /** Prometheus metrics on a listener of their own (HOST:port/metrics); port 0: no metrics at all. */
   metrics: { port: number };
   /** OpenTelemetry traces over OTLP/HTTP; undefined (the default) when no exporter is configured. */
@@ -338,6 +344,8 @@ const envSchema = z.object({
   IDEMPOTENCY_MAX_KEYS_PER_USER: z.coerce.number().int().min(1).default(1000),
   DATABASE_URL_UNPOOLED: postgresUrl.optional(),
   DB_PREPARED_STATEMENTS: boolean,
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).optional(),
+  OVERLOAD_MAX_DB_WAIT_MS: z.coerce.number().int().min(0).max(60_000).optional(),
 });
 
 /** A variable the mode does not use: refused, because it would be silently ignored. */
@@ -590,10 +598,20 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
     taskEvents: { retentionSeconds: e.TASK_EVENTS_RETENTION_SECONDS, pollIntervalMs: e.TASK_EVENTS_POLL_INTERVAL_MS },
     quotas: { maxTasksPerUser: e.MAX_TASKS_PER_USER, maxTaskTextBytesPerUser: e.MAX_TASK_TEXT_BYTES_PER_USER },
+    overload: {
+      // Off under NODE_ENV=test unless asked for: a test machine's own hiccups would refuse requests.
+      maxEventLoopDelayMs: e.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS ?? (e.NODE_ENV === 'test' ? 0 : DEFAULT_MAX_EVENT_LOOP_DELAY_MS),
+      maxDbWaitMs: e.OVERLOAD_MAX_DB_WAIT_MS ?? (e.NODE_ENV === 'test' ? 0 : DEFAULT_MAX_DB_WAIT_MS),
+    },
     metrics: { port: e.METRICS_PORT },
     tracing: tracingConfig(e),
   };
 }
+
+/** Default OVERLOAD_MAX_EVENT_LOOP_DELAY_MS (see docs/limits.md#overload). */
+export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 200;
+/** Default OVERLOAD_MAX_DB_WAIT_MS. */
+export const DEFAULT_MAX_DB_WAIT_MS = 200;
 
 /** OpenTelemetry's default collector address for OTLP over HTTP. */
 const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';

@@ -27,7 +27,8 @@ export interface Live {
   connect(): Promise<void>;
   /**
    * Starts serving WebSockets on the HTTP server (before it listens), at most `maxSockets` at once,
-   * with HTTP's trusted documents; `telemetry` records subscriptions and deliveries.
+   * with HTTP's trusted documents; `telemetry` records subscriptions and deliveries; no new socket
+   * while `overloaded()` says the server is saturated.
    */
   serve(
     httpServer: http.Server,
@@ -36,6 +37,7 @@ export interface Live {
     maxSockets: number,
     documents: DocumentPolicy,
     telemetry?: SocketTelemetry,
+    overloaded?: () => boolean,
   ): LiveSockets;
   stop(): Promise<void>;
 }
@@ -113,7 +115,7 @@ export function startLive(config: Config, databaseUrl: string, db: Pick<Kysely<o
       await listener.start();
       changes.startPruning();
     },
-    serve(httpServer, schema, context, maxSockets, documents, telemetry) {
+    serve(httpServer, schema, context, maxSockets, documents, telemetry, overloaded) {
       sockets = createLiveSockets({
         httpServer,
         path: '/graphql',
@@ -132,6 +134,7 @@ export function startLive(config: Config, databaseUrl: string, db: Pick<Kysely<o
         // Deaf is no reason to reconnect: the socket is taken, and its subscriptions are refused
         // with SERVICE_UNAVAILABLE saying why (a 1013 loop would say nothing).
         live: () => listener.state !== 'down',
+        overloaded,
         logger: log,
         telemetry,
       });

@@ -100,6 +100,13 @@ export class Batcher<T, R> {
     this.#send(shape, batch);
   }
 
+  /** Milliseconds the longest-waiting request has waited for its turn; 0 when none waits. */
+  oldestWaitMs(now = performance.now()): number {
+    let oldest = now;
+    for (const queue of this.#waiting.values()) oldest = Math.min(oldest, queue[0]?.since ?? now);
+    return now - oldest;
+  }
+
   /** Fails the requests that have waited longer than maxWaitMs; they never reach the database. */
   #sweep(): void {
     const now = performance.now();

@@ -3,9 +3,10 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import cors from 'cors';
 import { logScope, scopeFields, type Logger } from '../logger.ts';
-import { ErrorCode } from '../graphql/errors.ts';
+import { ErrorCode, refusal } from '../graphql/errors.ts';
 import type { Metrics, Route } from '../telemetry/metrics.ts';
 import type { Span, Tracing } from '../telemetry/tracing.ts';
+import { OVERLOAD_RETRY_AFTER_SECONDS, type GuardedRoute, type OverloadGuard, type ShedReason } from './overload.ts';
 import { sendJson } from './respond.ts';
 
 declare module 'node:http' {
@@ -30,8 +31,13 @@ export interface Routes {
   /** Open connections of every kind, WebSockets included (see http/capacity.ts); new ones are dropped past it. */
   maxConnections: number;
   logger: Logger;
-  /** Request durations by route and status (absent: METRICS_PORT=0). */
-  metrics?: Pick<Metrics, 'httpRequest'> | undefined;
+  /**
+   * Refuses new `/graphql` and `/api/auth` requests while the server is saturated, before anything
+   * is done for them (absent: shedding is off).
+   */
+  overload?: OverloadGuard | undefined;
+  /** Request durations by route and status, and requests shed (absent: METRICS_PORT=0). */
+  metrics?: Pick<Metrics, 'httpRequest' | 'shed'> | undefined;
   /** The HTTP server span of each request (absent unless tracing is configured). */
   tracing?: Pick<Tracing, 'httpSpan' | 'endHttpSpan'> | undefined;
 }
@@ -57,6 +63,14 @@ export const REQUEST_TIMEOUT_MS = 70_000;
 const COMMON_HEADERS: Array<[string, string]> = [['x-content-type-options', 'nosniff']];
 /** Answer headers a browser script may read: the challenge, the request id, when to retry. */
 const EXPOSED_HEADERS = ['WWW-Authenticate', 'X-Request-Id', 'Retry-After'];
+
+/** What a client is told when its request is shed: the same for every shed request, so built once. */
+const SHED_MESSAGE = `The server is too busy to take this request now and did nothing with it; retry in ${OVERLOAD_RETRY_AFTER_SECONDS} s.`;
+const SHED_BODY: Record<GuardedRoute, string> = {
+  '/graphql': JSON.stringify(refusal(503, ErrorCode.SERVICE_UNAVAILABLE, SHED_MESSAGE, OVERLOAD_RETRY_AFTER_SECONDS).body),
+  // Better Auth's error shape, as its other refusals (see auth-handler.ts).
+  '/api/auth': JSON.stringify({ message: SHED_MESSAGE, code: ErrorCode.SERVICE_UNAVAILABLE }),
+};
 
 /**
  * The HTTP surface: one node:http server routing `/graphql`, `/api/auth/*`, `/healthz` and
@@ -132,19 +146,55 @@ export function createHttpServer(routes: Routes): http.Server {
     }
   };
 
+  // A shed request costs as little as can be: no request id, span or log line of its own (tens of
+  // thousands a second may be refused); the metrics count it, and the log says so, folded.
+  const { overload } = routes;
+  const shed = (req: http.IncomingMessage, res: http.ServerResponse, route: GuardedRoute, reason: ShedReason, startedAt: number) => {
+    const send = () => {
+      const body = SHED_BODY[route];
+      res
+        .writeHead(503, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          'retry-after': String(OVERLOAD_RETRY_AFTER_SECONDS),
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+        })
+        .end(body);
+    };
+    // A browser reads the refusal (and its Retry-After) only with the route's CORS headers.
+    if (req.headers.origin === undefined) send();
+    else (route === '/graphql' ? graphqlCors : authCors)(req, res, send);
+    metrics?.httpRequest(route, 503, (performance.now() - startedAt) / 1000);
+    metrics?.shed(route, reason);
+    logger.warn(
+      { route, reason, ...overload?.state() },
+      `overloaded (${reason === 'event_loop' ? 'event-loop delay' : 'queued database work'}): refusing new requests with 503`,
+    );
+  };
+
   // Timeouts are checked every connectionsCheckingInterval: 30 s by default, too coarse for them.
   const server = http.createServer(
     { connectionsCheckingInterval: 5_000, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
     (req, res) => {
       const startedAt = performance.now();
-      const id = randomUUID();
-      req.id = id;
-      res.setHeader('x-request-id', id);
-      for (const [name, value] of COMMON_HEADERS) res.setHeader(name, value);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const pathname = q === -1 ? url : url.slice(0, q);
       const route = routeOf(pathname, routes.authBasePath);
+      // Before anything is done for the request: /healthz, /readyz and CORS preflights are never shed.
+      if (overload && (route === '/graphql' || (route === '/api/auth' && routes.auth)) && req.method !== 'OPTIONS') {
+        const reason = overload.check(route);
+        if (reason) {
+          shed(req, res, route, reason, startedAt);
+          return;
+        }
+        res.once('close', () => overload.done(route));
+      }
+      const id = randomUUID();
+      req.id = id;
+      res.setHeader('x-request-id', id);
+      for (const [name, value] of COMMON_HEADERS) res.setHeader(name, value);
       const span = tracing?.httpSpan(req, route);
       logRequest(req, res, id, route, span, startedAt);
       // Every line logged while handling the request carries its id (and span): see logger.ts.

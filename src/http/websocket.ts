@@ -19,6 +19,7 @@ import { getVariableValues } from 'graphql/execution/values.js';
 import { makeServer } from 'graphql-ws';
 import { operationOutcome, refusalOutcome, type SocketTelemetry } from '../graphql/telemetry.ts';
 import { observedSubscribe } from './delivery.ts';
+import { OVERLOAD_RETRY_AFTER_SECONDS } from './overload.ts';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError, RateLimited } from '../errors.ts';
@@ -74,6 +75,11 @@ export interface WebSocketOptions {
   maxTokenAgeSeconds: number;
   /** Whether changes can be heard now; new sockets are turned away with 1013 while not. */
   live: () => boolean;
+  /**
+   * Whether the server is saturated now (src/http/overload.ts): an upgrade is then refused with
+   * 503 and Retry-After, before the socket costs anything. Absent: never.
+   */
+  overloaded?: (() => boolean) | undefined;
   logger: Logger;
   /** Largest message accepted; ws closes the socket with 1009 beyond it. */
   maxPayloadBytes?: number;
@@ -496,6 +502,11 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       return;
     }
     full = false;
+    if (options.overloaded?.()) {
+      logger.warn('overloaded: refusing new WebSockets with 503');
+      reject(socket, 503, 'Service Unavailable', `Retry-After: ${OVERLOAD_RETRY_AFTER_SECONDS}\r\n`);
+      return;
+    }
     // Browsers let any page open a WebSocket to any host: only pages of trusted origins may.
     // (Tokens travel in the messages, not in cookies, so this is about who may hold sockets here.)
     const origin = req.headers.origin;

@@ -296,6 +296,11 @@ export class TaskRepository {
     });
   }
 
+  /** Milliseconds the longest-waiting page read has waited for its turn (queued database work); 0 when none waits. */
+  pageWaitMs(): number {
+    return this.#pages.oldestWaitMs();
+  }
+
   /** `work` (the owner's statements) within the owner's share of the pool; outages as ServiceUnavailable. */
   #for<R>(ownerId: string, work: () => Promise<R>): Promise<R> {
     return guarded(this.#share.run(ownerId, work));

@@ -8,6 +8,11 @@ export type OperationType = 'query' | 'mutation' | 'subscription';
 /** The server's fixed routes: the only values of `route` (anything else is `other`). */
 export type Route = '/graphql' | '/api/auth' | '/healthz' | '/readyz' | 'other';
 
+/** What refuses new work while the server is saturated (`route` of requests shed). */
+export type ShedRoute = '/graphql' | '/api/auth' | 'websocket';
+/** Which measure of saturation was past its bound (`reason` of requests shed). */
+export type ShedReason = 'event_loop' | 'database';
+
 /** The pools whose connections are counted (`pool` label). */
 export type PoolName = 'app' | 'auth';
 
@@ -26,6 +31,8 @@ export interface PoolCounts {
 export interface Metrics {
   /** One HTTP request answered (or abandoned by its client), on one of the fixed routes. */
   httpRequest(route: Route, statusCode: number, seconds: number): void;
+  /** One request (or WebSocket upgrade) refused because the server was saturated: see src/http/overload.ts. */
+  shed(route: ShedRoute, reason: ShedReason): void;
   /** One GraphQL operation done: `outcome` is `ok` or the code of its first error, from a fixed set. */
   operation(type: OperationType, outcome: string, seconds: number): void;
   /** One task event written to a subscriber's socket, `seconds` after this instance read its change. */
@@ -89,6 +96,13 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const shed = new Counter({
+    name: 'http_requests_shed_total',
+    help: 'Requests (route /graphql or /api/auth) and WebSocket upgrades (route websocket) refused with 503 before any work because the server was saturated, by the measure past its bound (reason event_loop or database).',
+    labelNames: ['route', 'reason'] as const,
+    registers: [registry],
+  });
+
   const pools = new Map<PoolName, PoolCounts>();
   new Gauge({
     name: 'db_pool_connections',
@@ -116,6 +130,9 @@ export function createMetrics(): Metrics {
   return {
     httpRequest(route, statusCode, seconds) {
       httpDuration.observe({ route, status_code: statusCode }, seconds);
+    },
+    shed(route, reason) {
+      shed.inc({ route, reason });
     },
     operation(type, outcome, seconds) {
       operations.inc({ operation_type: type, outcome });

@@ -30,6 +30,9 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
+/** Overload shedding off: a loaded test machine stalls the server now and then, which is not overload. */
+export const NO_SHEDDING = { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_DB_WAIT_MS: '0' };
+
 /**
  * Runs the real entry point, `node src/index.ts`, as `npm start` does in development (or `args`:
  * another command line of node), with `env` on top of a clean environment (no DATABASE_URL
@@ -49,8 +52,9 @@ export function runNpmStart(env: Record<string, string>): ServerProcess {
 
 function watched(start: (env: NodeJS.ProcessEnv) => ChildProcess, env: Record<string, string>): ServerProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  // METRICS_PORT off unless asked for: parallel tests would all want the default port.
-  const child = start({ ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', METRICS_PORT: '0', ...env });
+  // METRICS_PORT off unless asked for: parallel tests would all want the default port. Overload
+  // shedding off unless asked for: a test machine's stalls would refuse requests (test/overload.test.ts).
+  const child = start({ ...inherited, NODE_ENV: 'development', HOST: '127.0.0.1', METRICS_PORT: '0', ...NO_SHEDDING, ...env });
   const [stdout, stderr] = [child.stdout!, child.stderr!];
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -5,6 +5,7 @@ import { parseConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { NO_SHEDDING } from './process.ts';
 
 const READY_TIMEOUT_MS = 20_000;
 
@@ -61,6 +62,8 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     LOG_LEVEL: 'info',
     // Off unless a test asks for it: the default port (9464) would be shared by parallel tests.
     METRICS_PORT: '0',
+    // Off unless a test asks for it (also under NODE_ENV=production): see NO_SHEDDING.
+    ...NO_SHEDDING,
     ...(embedded ? { BETTER_AUTH_SECRET: randomBytes(32).toString('base64'), BETTER_AUTH_URL: `http://localhost:${port}` } : {}),
     ...env,
   });
