@@ -72,6 +72,9 @@ export class PgListener {
   /** Checks waiting for their notification, by payload. */
   readonly #checks = new Map<string, () => void>();
   #recheck: NodeJS.Timeout | undefined;
+  /** Resolves when stop() is called: a check in flight gives up rather than hold up shutdown. */
+  #stopping: Promise<false>;
+  #stop: () => void = () => {};
   #stopped = false;
   #backoffMs: number;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -91,6 +94,7 @@ export class PgListener {
       ...options,
     };
     this.#backoffMs = this.#options.minBackoffMs;
+    this.#stopping = new Promise<false>((resolve) => (this.#stop = () => resolve(false)));
   }
 
   /** Whether notifications are being received now. */
@@ -121,6 +125,7 @@ export class PgListener {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stop();
     clearTimeout(this.#retry);
     clearTimeout(this.#recheck);
     clearInterval(this.#heartbeat);
@@ -207,9 +212,14 @@ export class PgListener {
     this.#checks.set(token, arrive);
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([withDeadline(send(CHECK_CHANNEL, token), this.#options.checkTimeoutMs, 'sending a check notification'), broken]);
+      const sent = await Promise.race([
+        withDeadline(send(CHECK_CHANNEL, token), this.#options.checkTimeoutMs, 'sending a check notification').then(() => true),
+        broken,
+        this.#stopping,
+      ]);
+      if (!sent) return false;
       const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#options.checkTimeoutMs)));
-      return await Promise.race([arrived, late, broken]);
+      return await Promise.race([arrived, late, broken, this.#stopping]);
     } finally {
       clearTimeout(timer);
       this.#checks.delete(token);
