@@ -198,6 +198,50 @@ describe('taskEvents', () => {
   });
 });
 
+describe('identical subscriptions of one user', () => {
+  it('each get every change under their own id, and a document that differs only in its variables gets its own result', async () => {
+    const erin = await signUp(server.url);
+    const [first, second] = [open(() => erin.token), open(() => erin.token)];
+    const plain = 'subscription { taskEvents { kind taskId task { title description } } }';
+    const variable = 'subscription($full: Boolean!) { taskEvents { kind taskId task { title description @include(if: $full) } } }';
+    interface Event {
+      taskEvents: { kind: string; taskId: string; task: { title: string; description?: string | null } | null };
+    }
+    // Over two sockets, as a user with two tabs: the server shares one change's work among
+    // subscriptions of the same document, variables and user (src/http/delivery.ts).
+    const subs = [
+      subscribe<Event, Record<string, unknown>>(first, plain),
+      subscribe<Event, Record<string, unknown>>(second, plain),
+      subscribe<Event, Record<string, unknown>>(first, variable, { full: true }),
+      subscribe<Event, Record<string, unknown>>(second, variable, { full: false }),
+    ];
+    const heard = (taskId: string) => subs.every((sub) => sub.results.some((r) => r.data?.taskEvents.taskId === taskId));
+    // In place once each has heard a change (a new probe until then).
+    await eventually(
+      async () => {
+        const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'probe' } }, erin.token);
+        await new Promise((r) => setTimeout(r, 100));
+        return subs.every((sub) => sub.results.length > 0) ? createTask : undefined;
+      },
+      WAIT_MS,
+      () => `every subscription to be in place (${JSON.stringify(subs.map((s) => [s.results.length, String(s.error)]))})`,
+    );
+
+    const { createTask } = await expectData(
+      server.graphqlUrl,
+      CreateTaskDocument,
+      { input: { title: 'Shared', description: 'Sent to four subscriptions' } },
+      erin.token,
+    );
+    await eventually(() => (heard(createTask.id) ? true : undefined), WAIT_MS, 'every subscription to hear the change');
+    const of = (sub: (typeof subs)[number]) => sub.results.filter((r) => r.data?.taskEvents.taskId === createTask.id);
+    const full = {
+      data: { taskEvents: { kind: 'CREATED', taskId: createTask.id, task: { title: 'Shared', description: 'Sent to four subscriptions' } } },
+    };
+    expect(subs.map(of)).toEqual([[full], [full], [full], [{ data: { taskEvents: { ...full.data.taskEvents, task: { title: 'Shared' } } } }]]);
+  });
+});
+
 describe('a socket outliving its token', () => {
   let short: TestServer;
   beforeAll(async () => {

@@ -18,7 +18,7 @@ import {
 import { getVariableValues } from 'graphql/execution/values.js';
 import { makeServer } from 'graphql-ws';
 import { operationOutcome, refusalOutcome, type SocketTelemetry } from '../graphql/telemetry.ts';
-import { observedSubscribe } from './delivery.ts';
+import { NextFrames, shareResults, sharedSubscribe } from './delivery.ts';
 import { OVERLOAD_RETRY_AFTER_SECONDS } from './overload.ts';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -112,6 +112,8 @@ interface Connection {
   throttle: (seconds: number) => void;
   /** When each operation's subscribe message arrived, until its outcome is recorded (telemetry only). */
   started: Map<string, number>;
+  /** This socket's `next` messages, each payload serialised once for all subscriptions that send it. */
+  frames: NextFrames;
 }
 
 /** The key of connection_init's payload holding the token: `authorization` in any casing (that one first). */
@@ -194,7 +196,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   const server = makeServer<Record<string, unknown>, Connection>({
     schema,
     connectionInitWaitTimeout: 3_000,
-    ...(telemetry ? { subscribe: observedSubscribe(telemetry.delivered) } : {}),
+    subscribe: sharedSubscribe(telemetry?.delivered),
     async onConnect(ctx) {
       const conn = ctx.extra;
       if (!options.live()) {
@@ -270,9 +272,12 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       const resolution = options.documents.resolve(payload, 'ws');
       if (resolution.kind === 'refused') return [refusalError(resolution)];
       let document: DocumentNode;
+      let text: string;
       if (resolution.kind === 'listed') {
         document = resolution.document.document;
+        text = resolution.document.text;
       } else {
+        text = payload.query;
         // The bytes of text to parse, from the user's parse budget (a listed document costs none).
         try {
           options.context.spendDocument?.(conn.request, conn.viewer?.id ?? null, Buffer.byteLength(payload.query));
@@ -308,13 +313,17 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {}, { maxErrors: 10 });
       if (variables.errors)
         return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }));
-      return {
+      const viewer = conn.viewer ?? null;
+      const args: ExecutionArgs = {
         schema,
         document,
         operationName: payload.operationName ?? null,
         variableValues: variables.coerced,
-        contextValue: contextFor(options.context, conn.viewer ?? null, `${conn.id}/${id}`),
+        contextValue: contextFor(options.context, viewer, `${conn.id}/${id}`),
       };
+      // Identical subscriptions of the user (any socket) execute and serialise each change once:
+      // the context is the viewer's, nothing else of the socket or the operation id reaches a resolver.
+      return shareResults(args, [text, args.operationName, variables.coerced, viewer && [viewer.id, viewer.email, viewer.name]]);
     },
     onOperation(ctx, id, payload, args, result) {
       if (telemetry) {
@@ -326,7 +335,8 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       return undefined;
     },
     onNext(ctx, id, _payload, _args, result) {
-      if (!result.errors?.length) return undefined;
+      // A stand-in graphql-ws serialises to a placeholder that the socket's send swaps for the frame (NextFrames).
+      if (!result.errors?.length) return ctx.extra.frames.stand(id, result);
       return { ...(result.data !== undefined ? { data: result.data } : {}), errors: result.errors.map((e) => format(e, ctx.extra, id)) };
     },
     onError(ctx, id, payload, errors) {
@@ -382,6 +392,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       subscriptions: () => 0,
       refused: undefined,
       started: new Map(),
+      frames: new NextFrames(),
       throttle: (seconds) => {
         // Whatever else the client sends waits in its own TCP buffers, at no cost here, until the budget has room again.
         socket.pause();
@@ -420,7 +431,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
               resolve();
               return;
             }
-            socket.send(data, (err) => (err ? reject(err) : resolve()));
+            socket.send(conn.frames.take(data), (err) => (err ? reject(err) : resolve()));
           }),
         close: (code, reason) => close(socket, code ?? 1000, reason ?? ''),
         onMessage: (cb) => {
