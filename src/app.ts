@@ -306,6 +306,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       maxWaitMs: config.db.acquireTimeoutMs,
       quotas: config.quotas,
       share,
+      onPageQuery: metrics ? (pages) => metrics.pageQuery(pages) : undefined,
     });
     pageWaitMs = () => tasks.pageWaitMs();
     const contextDeps = {

@@ -41,7 +41,7 @@ async function scrape(): Promise<{ text: string; samples: Sample[] }> {
 
 /** Series of the application's own families (the process metrics' may come and go with the runtime's state). */
 const applicationSeries = (samples: Sample[]) =>
-  samples.filter((s) => /^(graphql_|http_server_|db_pool_|task_event)/.test(s.name)).map((s) => `${s.name}${JSON.stringify(s.labels)}`);
+  samples.filter((s) => /^(graphql_|http_server_|db_pool_|db_page_|task_event)/.test(s.name)).map((s) => `${s.name}${JSON.stringify(s.labels)}`);
 
 describe('Prometheus metrics', () => {
   it('are served on METRICS_PORT only, never on the public port', async () => {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { TasksDocument, type CreateTaskInput, type TaskFilter, type TaskOrder, type TaskPriority, type TasksQuery } from './generated/graphql.ts';
+import { freePort } from '../src/db/embedded.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
+import { parseSamples, valueOf, type Sample } from './support/prometheus.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
 
@@ -152,12 +154,17 @@ const ids = (rows: Row[]): string[] => rows.map((r) => r.id);
 // ---------------------------------------------------------------------------------------------
 
 let server: TestServer;
+let metricsUrl: string;
 let owner: TestUser;
 /** Every seeded task as the mutations returned it (after the completions). */
 let seeded: Row[];
 
 beforeAll(async () => {
-  server = await startServer();
+  const metricsPort = await freePort();
+  metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  // One page query in flight at a time (the default is 2): pages that arrive meanwhile wait, and
+  // those of one shape are read together (see "pages asked for all at once").
+  server = await startServer({ METRICS_PORT: String(metricsPort), DB_PAGE_CONCURRENCY: '1' });
   owner = await signUp(server.url);
   const created = await createTasks(
     owner.token,
@@ -311,6 +318,17 @@ describe('cursors the list refuses with BAD_USER_INPUT', () => {
   });
 });
 
+/** The server's page queries so far: how many, how many pages they read, how many read more than one. */
+async function pageQueries(): Promise<{ queries: number; pages: number; batched: number }> {
+  const samples: Sample[] = parseSamples(await (await fetch(metricsUrl)).text());
+  const queries = valueOf(samples, 'db_page_batch_size_count') ?? 0;
+  return {
+    queries,
+    pages: valueOf(samples, 'db_page_batch_size_sum') ?? 0,
+    batched: queries - (valueOf(samples, 'db_page_batch_size_bucket', { le: '1' }) ?? 0),
+  };
+}
+
 describe('pages asked for all at once', () => {
   // Under load the server reads the pages of one shape that many requests ask for in one query
   // (TaskRepository.page): each request must still get exactly its own page, as if it were alone.
@@ -343,7 +361,13 @@ describe('pages asked for all at once', () => {
 
     // The same requests, all at once, the two users' interleaved.
     const order = requests.map((_, i) => i).sort((a, b) => (a % 7) - (b % 7) || a - b);
+    const before = await pageQueries();
     const results = await Promise.all(order.map((i) => expectData(server.graphqlUrl, TasksDocument, requests[i]!.variables, requests[i]!.token)));
+    const after = await pageQueries();
+    // Batching happened (the server's db_page_batch_size histogram): some query read several
+    // pages, so there were fewer queries than pages, and every page was read once.
+    expect({ pages: after.pages - before.pages, batched: after.batched - before.batched > 0 }).toEqual({ pages: requests.length, batched: true });
+    expect(after.queries - before.queries).toBeLessThan(requests.length);
     const mismatches = results.flatMap((result, k) => {
       const { variables, expected } = requests[order[k]!]!;
       return JSON.stringify(result.tasks) === JSON.stringify(expected)

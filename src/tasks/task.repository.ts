@@ -272,6 +272,7 @@ export class TaskRepository {
   readonly #db: Db;
   readonly #share: PoolShare;
   readonly #pages: Batcher<PageRequest, TaskRecord[]>;
+  readonly #onPageQuery: (pages: number) => void;
   readonly #quotas: Quotas;
   /** The quotas as the statements' slots take them (set_config takes text). */
   readonly #limits: { maxTasks: string; maxTextBytes: string };
@@ -281,9 +282,14 @@ export class TaskRepository {
    * many page queries may be in flight at once before requests wait to be batched
    * (DB_PAGE_CONCURRENCY; the rest of the pool stays free for writes and the other reads).
    * `share`: every statement runs within its owner's share of the pool (DB_POOL_MAX_PER_USER).
+   * `onPageQuery`: told how many pages each page query read (metrics: how much batching happens).
    */
-  constructor(db: Db, options: { concurrentPages: number; maxWaitMs: number; quotas: Quotas; share: PoolShare }) {
+  constructor(
+    db: Db,
+    options: { concurrentPages: number; maxWaitMs: number; quotas: Quotas; share: PoolShare; onPageQuery?: (pages: number) => void },
+  ) {
     this.#db = db;
+    this.#onPageQuery = options.onPageQuery ?? (() => {});
     this.#share = options.share;
     this.#quotas = options.quotas;
     this.#limits = { maxTasks: String(options.quotas.maxTasksPerUser), maxTextBytes: String(options.quotas.maxTaskTextBytesPerUser) };
@@ -358,12 +364,14 @@ export class TaskRepository {
     const pageValues: PageValues = { ...values, ...positionSlots(position), limit };
     // A search's cost depends on the owner's data: it is not made to wait for others' searches.
     if (search !== undefined) {
+      this.#onPageQuery(1);
       return this.#for(ownerId, () => run(this.#db, key, () => query(slot, (eb) => searched(eb, filter)), { ...pageValues, search }));
     }
     return this.#for(ownerId, () => this.#pages.run(key, { values: pageValues, order, build: (v) => query(v) }));
   }
 
   #page(key: string, request: PageRequest): Promise<TaskRecord[]> {
+    this.#onPageQuery(1);
     return run(this.#db, key, () => request.build(slot), request.values);
   }
 
@@ -387,6 +395,7 @@ export class TaskRepository {
       return { compile: () => query.compile(this.#db) };
     };
     const values = Object.fromEntries(names.map((n) => [n, requests.map((r) => r.values[n])]));
+    this.#onPageQuery(requests.length);
     const rows = await run(this.#db, `batch:${key}`, build, values);
     const pages = requests.map((): TaskRecord[] => []);
     for (const { batchOrd, ...task } of rows) {

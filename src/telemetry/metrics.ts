@@ -37,6 +37,8 @@ export interface Metrics {
   operation(type: OperationType, outcome: string, seconds: number): void;
   /** One task event written to a subscriber's socket, `seconds` after this instance read its change. */
   taskEventDelivered(seconds: number): void;
+  /** One SQL query read `pages` pages of Query.tasks: 1 read alone, more batched (db/batcher.ts). */
+  pageQuery(pages: number): void;
   /** Counts `pool`'s connections at every scrape. */
   watchPool(name: PoolName, pool: PoolCounts): void;
   /** Counts open WebSockets at every scrape. */
@@ -102,6 +104,13 @@ export function createMetrics(): Metrics {
     labelNames: ['route', 'reason'] as const,
     registers: [registry],
   });
+  const pageBatches = new Histogram({
+    name: 'db_page_batch_size',
+    help: 'Pages of Query.tasks read by one SQL query: 1 for a page read alone; more when pages of one shape that waited for a turn (DB_PAGE_CONCURRENCY) were read together.',
+    // Up to the batcher's bound on pages per query (64).
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
 
   const pools = new Map<PoolName, PoolCounts>();
   new Gauge({
@@ -141,6 +150,9 @@ export function createMetrics(): Metrics {
     taskEventDelivered(seconds) {
       delivered.inc();
       deliveryDuration.observe(seconds);
+    },
+    pageQuery(pages) {
+      pageBatches.observe(pages);
     },
     watchPool(name, pool) {
       pools.set(name, pool);
