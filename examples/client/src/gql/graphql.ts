@@ -123,8 +123,10 @@ export type ErrorCode =
   | 'REQUEST_TIMEOUT'
   /**
    * The database is unreachable or too slow, or the server is still starting: retry later. HTTP 503
-   * with `Retry-After` when nothing else in the operation succeeded; `retryAfterSeconds`. Over
-   * WebSocket it ends a subscription whose events may have been missed: subscribe again and refetch.
+   * with `Retry-After` when nothing else in the operation succeeded; `retryAfterSeconds`. Also the
+   * server overloaded ("too busy"): refused before anything ran, safe to send again as it is (HTTP
+   * 503, `Retry-After: 1`). Over WebSocket it ends a subscription whose events may have been missed:
+   * subscribe again and refetch.
    */
   | 'SERVICE_UNAVAILABLE'
   /** Over `GRAPHQL_MAX_ALIASES` (`limit`, `max`, `found`); nothing ran. HTTP 400. */
