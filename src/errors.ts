@@ -74,7 +74,7 @@ export class BadInput extends DomainError {
 export class CursorExpired extends DomainError {
   override name = 'CursorExpired';
   readonly code = 'CURSOR_EXPIRED';
-  constructor(message = 'This cursor is older than the changes kept: refetch, then subscribe without `after`.') {
+  constructor(message = 'This cursor is older than the changes kept: refetch, then subscribe after the eventsCursor of the new list.') {
     super(message);
   }
 }

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { CreateTaskDocument, DeleteTaskDocument, TaskEventsDocument, UpdateTaskDocument, type TaskEventsSubscription } from './generated/graphql.ts';
+import {
+  CreateTaskDocument,
+  DeleteTaskDocument,
+  TaskEventsDocument,
+  TasksDocument,
+  TasksWithEventsCursorDocument,
+  UpdateTaskDocument,
+  type TaskEventsSubscription,
+} from './generated/graphql.ts';
 import { expectData } from './support/graphql.ts';
 import { closed, eventually, liveClient, subscribe, type LiveClient, type Subscription } from './support/live.ts';
 import { startServer, type TestServer } from './support/server.ts';
@@ -215,6 +223,28 @@ describe('taskEvents(after:)', () => {
     expect((await settled(fromBefore, a, carol)).map((e) => e.task?.title)).toEqual(all.map((e) => e.task?.title));
     const fromMiddle = subscribe(open(b, carol), TaskEventsDocument, { after: all[249]!.cursor });
     expect((await settled(fromMiddle, a, carol)).map((e) => e.taskId)).toEqual(all.slice(250).map((e) => e.taskId));
+  });
+
+  it('gives with a list the cursor to subscribe from: every change committed after the list was read, none before', async () => {
+    const heidi = await signUp(a.url);
+    const { createTask: listed } = await expectData(a.graphqlUrl, CreateTaskDocument, { input: { title: 'listed' } }, heidi.token);
+    const { tasks } = await expectData(b.graphqlUrl, TasksWithEventsCursorDocument, { first: 10 }, heidi.token);
+    expect(tasks.nodes).toEqual([{ id: listed.id, version: 1 }]);
+    expect(tasks.eventsCursor).toEqual(expect.any(String));
+    // Only what selects it pays for it: a list without it has none.
+    const { tasks: plain } = await expectData(a.graphqlUrl, TasksDocument, { first: 10 }, heidi.token);
+    expect(plain).not.toHaveProperty('eventsCursor');
+
+    await expectData(a.graphqlUrl, UpdateTaskDocument, { id: listed.id, input: { completed: true } }, heidi.token);
+    const inserted = await sql.query<{ id: string }>(
+      `insert into task (id, owner_id, title, created_at, updated_at) values (gen_random_uuid(), $1, 'from SQL', now(), now()) returning id`,
+      [heidi.id],
+    );
+    const sub = subscribe(open(a, heidi), TaskEventsDocument, { after: tasks.eventsCursor! });
+    expect(summary(await settled(sub, b, heidi))).toEqual([`UPDATED ${listed.id} v2`, `CREATED ${inserted.rows[0]!.id} v1`]);
+    // Another user cannot use it.
+    const ivan = await signUp(a.url);
+    expect(await refusal(subscribe(open(a, ivan), TaskEventsDocument, { after: tasks.eventsCursor! }))).toEqual(['BAD_USER_INPUT']);
   });
 
   it("refuses another user's cursor and a malformed one with BAD_USER_INPUT", async () => {

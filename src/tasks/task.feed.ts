@@ -166,6 +166,11 @@ export class TaskFeed {
     return subscriber.stream;
   }
 
+  /** The owner's cursor for the present: a subscription after it gets every change committed after this call began. */
+  async present(ownerId: string): Promise<string> {
+    return encodeCursor(await this.#snapshot(), this.#owners.get(ownerId)?.tag ?? ownerTag(ownerId));
+  }
+
   /** Ends every subscription with ServiceUnavailable (the instance stopped hearing the database). */
   interrupt(message = 'Live updates were interrupted; subscribe again with the cursor of the last event you received.'): void {
     for (const owner of [...this.#owners.values()]) {

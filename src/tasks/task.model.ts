@@ -47,6 +47,8 @@ export interface TaskPage {
   nodes: TaskRecord[];
   pageInfo: PageInfoRecord;
   totalCount: () => Promise<number>;
+  /** A taskEvents cursor taken before the page was read (only when asked for: it costs a query). */
+  eventsCursor: string | null;
 }
 
 /** A list request as a client makes it (unvalidated: TaskService checks every field). */

@@ -1,3 +1,4 @@
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
 import { encodeCursor } from './task.cursor.ts';
 import { priorityName } from './task.model.ts';
@@ -7,7 +8,8 @@ import type { TaskEventRecord } from './task.feed.ts';
 export const taskResolvers: Resolvers = {
   Query: {
     task: (_parent, { id }, { tasks }) => tasks.get(id),
-    tasks: (_parent, args, { tasks }) => tasks.list(args),
+    // The events cursor costs a query, taken before the page is read: only when selected.
+    tasks: (_parent, args, { tasks }, info) => tasks.list(args, { eventsCursor: selects(info, 'eventsCursor') }),
   },
   Mutation: {
     createTask: (_parent, { input }, { tasks }) => tasks.create(input),
@@ -34,3 +36,18 @@ export const taskResolvers: Resolvers = {
     cursor: (edge) => encodeCursor(edge.order, edge.node),
   },
 };
+
+/** Whether the field being resolved selects `name` on its result (through fragments too). */
+function selects(info: GraphQLResolveInfo, name: string): boolean {
+  const seen = new Set<string>();
+  const search = (set: SelectionSetNode | undefined): boolean =>
+    (set?.selections ?? []).some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return search(selection.selectionSet);
+      const fragment = info.fragments[selection.name.value];
+      if (!fragment || seen.has(fragment.name.value)) return false;
+      seen.add(fragment.name.value);
+      return search(fragment.selectionSet);
+    });
+  return info.fieldNodes.some((node) => search(node.selectionSet));
+}

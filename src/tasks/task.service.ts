@@ -69,7 +69,12 @@ export class TaskService {
     return (await this.#repo.findOwned(ownerId, id)) ?? this.#missing(ownerId, id);
   }
 
-  async list(args: TaskListInput): Promise<TaskPage> {
+  /**
+   * A page of the viewer's tasks; with `eventsCursor`, also where their change feed stood just
+   * before the page was read (taken first: a change committed in between is in the feed after the
+   * cursor, and maybe in the page too, never in neither).
+   */
+  async list(args: TaskListInput, options: { eventsCursor?: boolean } = {}): Promise<TaskPage> {
     const ownerId = this.#ownerId();
     const first = valid.pageSize('first', args.first ?? 20);
     const order = args.orderBy ?? 'CREATED_AT_DESC';
@@ -79,6 +84,7 @@ export class TaskService {
     }
     const filter = filterValues(args.filter);
 
+    const eventsCursor = options.eventsCursor && this.#changes ? await this.#changes.present(ownerId) : null;
     const rows = await this.#repo.page(ownerId, filter, order, first + 1, position);
     let count: Promise<number> | undefined;
     const nodes = rows.slice(0, first);
@@ -94,6 +100,7 @@ export class TaskService {
       },
       // Memoized: selected twice (aliases, fragments) it is still counted once per page.
       totalCount: () => (count ??= this.#repo.count(ownerId, filter)),
+      eventsCursor,
     };
   }
 
@@ -147,6 +154,8 @@ export class TaskService {
 /** Where TaskService.events() gets its changes (TaskFeed). */
 export interface TaskChangeSource {
   subscribe(ownerId: string, after?: string): Promise<TaskEventStream>;
+  /** A cursor of the owner's feed as it stands now: `subscribe(ownerId, it)` gets every change committed after this call. */
+  present(ownerId: string): Promise<string>;
 }
 
 export type { TaskEventRecord };

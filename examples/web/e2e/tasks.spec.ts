@@ -284,7 +284,10 @@ test('live updates carry on once the token the tabs started with has expired', a
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 
-test('after the server closes the socket with 1013 (try again later), the tab reconnects and refetches what it missed', async ({ page, context }) => {
+test('after the server closes the socket with 1013 (try again later), the tab reconnects and resumes with what it missed', async ({
+  page,
+  context,
+}) => {
   await signUp(page);
   const second = await context.newPage();
   // The second tab's first socket goes through a relay that can lose events and close it as the
@@ -317,7 +320,7 @@ test('after the server closes the socket with 1013 (try again later), the tab re
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 
-test('a subscription that ends with SERVICE_UNAVAILABLE is started again and the list refetched', async ({ page, context }) => {
+test('a subscription that ends with SERVICE_UNAVAILABLE is started again from where the tab was', async ({ page, context }) => {
   await signUp(page);
   const second = await context.newPage();
   // The second tab's first socket goes through a relay that can end its subscription the way the
@@ -344,7 +347,7 @@ test('a subscription that ends with SERVICE_UNAVAILABLE is started again and the
         JSON.stringify({
           id: subscriptionId,
           type: 'error',
-          payload: [{ message: 'Live updates were interrupted; subscribe again and refetch.', extensions }],
+          payload: [{ message: 'Live updates were interrupted; subscribe again with the cursor of the last event you received.', extensions }],
         }),
       );
     };
@@ -360,6 +363,165 @@ test('a subscription that ends with SERVICE_UNAVAILABLE is started again and the
   // Live again: the new subscription delivers.
   await addTask(page, 'Added after it came back');
   await expect(task(second, 'Added after it came back')).toBeVisible({ timeout: 1_000 });
+  await expect(second.getByRole('alert')).toHaveCount(0);
+});
+
+/** The page's requests for its task list (by the list query's id), counted from now. */
+function countListRequests(page: Page): { readonly count: number } {
+  const counter = { count: 0 };
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname !== '/graphql') return;
+    const id = r.method() === 'GET' ? url.searchParams.get('documentId') : (r.postDataJSON() as { documentId?: string } | null)?.documentId;
+    if (id === taskListId) counter.count += 1;
+  });
+  return counter;
+}
+
+interface Relayed {
+  /** The `after` of every subscribe the page sent, in order. */
+  subscribed: unknown[];
+  /** The cursor of the last event the page received. */
+  lastCursor: string | undefined;
+  /** Closes the page's open sockets (1013) and refuses new ones until `restore()`. */
+  cut(): Promise<void>;
+  restore(): void;
+  sockets: number;
+}
+
+/** Routes the page's sockets through a relay that records subscriptions and events and can take the API away. */
+async function relay(page: Page): Promise<Relayed> {
+  const open: Array<{ page: WebSocketRoute; server: WebSocketRoute }> = [];
+  let down = false;
+  const state: Relayed = {
+    subscribed: [],
+    lastCursor: undefined,
+    sockets: 0,
+    async cut() {
+      down = true;
+      for (const socket of open.splice(0)) {
+        await socket.server.close();
+        await socket.page.close({ code: 1013, reason: 'try again later' });
+      }
+    },
+    restore() {
+      down = false;
+    },
+  };
+  await page.routeWebSocket(/\/graphql$/, (socket) => {
+    if (down) {
+      void socket.close({ code: 1013, reason: 'try again later' });
+      return;
+    }
+    state.sockets += 1;
+    const server = socket.connectToServer();
+    open.push({ page: socket, server });
+    socket.onMessage((message) => {
+      const parsed = JSON.parse(String(message)) as { type?: string; payload?: { variables?: { after?: unknown } } };
+      if (parsed.type === 'subscribe') state.subscribed.push(parsed.payload?.variables?.after);
+      server.send(message);
+    });
+    server.onMessage((message) => {
+      const parsed = JSON.parse(String(message)) as { type?: string; payload?: { data?: { taskEvents?: { cursor?: string } } } };
+      const cursor = parsed.type === 'next' ? parsed.payload?.data?.taskEvents?.cursor : undefined;
+      if (cursor) state.lastCursor = cursor;
+      socket.send(message);
+    });
+  });
+  return state;
+}
+
+test('a tab whose connection drops for a few seconds resumes from its last event: exactly what changed meanwhile, and no list fetched again', async ({
+  page,
+  context,
+}) => {
+  const away = await relay(page);
+  await signUp(page);
+  for (const title of ['Untouched', 'Completed while away', 'Deleted while away']) await addTask(page, title);
+  const second = await context.newPage();
+  await second.goto('/');
+  await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible()]);
+  // The first tab has heard an event: it holds that event's cursor.
+  await addTask(second, 'Before the cut');
+  await expect(task(page, 'Before the cut')).toBeVisible();
+  await expect.poll(() => away.lastCursor).toBeDefined();
+  const cursorBeforeCut = away.lastCursor;
+  const listRequests = countListRequests(page);
+
+  // The API is gone for the first tab (its socket closed, reconnects refused) while the second changes things.
+  await away.cut();
+  await expect(live(page)).toBeHidden();
+  await addTask(second, 'Added while away');
+  await task(second, 'Completed while away').getByRole('checkbox', { name: 'Done' }).check();
+  await expect(task(second, 'Completed while away').getByRole('checkbox', { name: 'Done' })).toBeChecked();
+  await task(second, 'Deleted while away').getByRole('button', { name: 'Delete' }).click();
+  await expect(task(second, 'Deleted while away')).toHaveCount(0);
+  await addTask(second, 'Created and deleted while away');
+  await task(second, 'Created and deleted while away').getByRole('button', { name: 'Delete' }).click();
+  await expect(task(second, 'Created and deleted while away')).toHaveCount(0);
+  // Nothing of it reached the first tab.
+  await expect(task(page, 'Added while away')).toHaveCount(0);
+  await expect(task(page, 'Deleted while away')).toHaveCount(1);
+
+  away.restore();
+  await expect(live(page)).toBeVisible();
+  // Resumed from the cursor of its last event, on a new socket...
+  expect(away.sockets).toBeGreaterThan(1);
+  expect(away.subscribed.at(-1)).toBe(cursorBeforeCut);
+  // ...it shows exactly what the second tab shows, and fetched no list to get there.
+  const titles = ['Added while away', 'Before the cut', 'Completed while away', 'Untouched'];
+  await expect(page.getByRole('listitem')).toHaveText(titles.map((t) => new RegExp(t)));
+  await expect(second.getByRole('listitem')).toHaveText(titles.map((t) => new RegExp(t)));
+  await expect(task(page, 'Completed while away').getByRole('checkbox', { name: 'Done' })).toBeChecked();
+  await expect(page.getByText('4 tasks')).toBeVisible();
+  expect(listRequests.count).toBe(0);
+
+  // And it is live from there on.
+  await addTask(second, 'After the return');
+  await expect(task(page, 'After the return')).toBeVisible({ timeout: 1_000 });
+  expect(listRequests.count).toBe(0);
+  await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
+test('a cursor the server no longer keeps (CURSOR_EXPIRED) makes the tab fetch its list again and go on from the new list', async ({
+  page,
+  context,
+}) => {
+  await signUp(page);
+  const second = await context.newPage();
+  // The second tab's first subscription is refused as the server refuses a cursor older than
+  // TASK_EVENTS_RETENTION_SECONDS; everything else goes straight through.
+  let refused = false;
+  const subscribed: unknown[] = [];
+  await second.routeWebSocket(/\/graphql$/, (socket) => {
+    const server = socket.connectToServer();
+    socket.onMessage((message) => {
+      const parsed = JSON.parse(String(message)) as { type?: string; id?: string; payload?: { variables?: { after?: unknown } } };
+      if (parsed.type === 'subscribe') subscribed.push(parsed.payload?.variables?.after);
+      if (parsed.type === 'subscribe' && !refused) {
+        refused = true;
+        const error = {
+          message: 'This cursor is older than the changes kept: refetch, then subscribe after the eventsCursor of the new list.',
+          extensions: { code: 'CURSOR_EXPIRED' },
+        };
+        socket.send(JSON.stringify({ id: parsed.id, type: 'next', payload: { errors: [error] } }));
+        socket.send(JSON.stringify({ id: parsed.id, type: 'complete' }));
+        return;
+      }
+      server.send(message);
+    });
+  });
+  const listRequests = countListRequests(second);
+  await addTask(page, 'Made before the second tab opened');
+  await second.goto('/');
+  await expect(task(second, 'Made before the second tab opened')).toBeVisible();
+  // The first load, then one more after the refusal; the new list's cursor starts the subscription.
+  await expect.poll(() => listRequests.count).toBe(2);
+  await expect.poll(() => subscribed.length).toBe(2);
+  await expect(live(second)).toBeVisible();
+  await addTask(page, 'Made after the refusal');
+  await expect(task(second, 'Made after the refusal')).toBeVisible({ timeout: 1_000 });
+  expect(listRequests.count).toBe(2);
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 

@@ -11,23 +11,58 @@ import {
   type TaskFilter,
   type TaskItemFragment,
 } from './gql/graphql.ts';
-import { useLiveUpdates } from './live-updates.ts';
+import { useLiveUpdates, type LiveEvent } from './live-updates.ts';
 import { Notice } from './Notice.tsx';
 
 const PAGE_SIZE = 50;
+
 /**
- * urql's document cache refetches a query when a mutation returns a type the query contains. An
- * empty list contains no Task, and deleteTask returns only an id: naming the type here makes
- * every task mutation refresh the list.
+ * What this tab has learnt about tasks since it loaded its list: from live updates and from its
+ * own mutations' answers. The list is shown as loaded, patched with these; it is fetched again
+ * only when live updates cannot resume (CURSOR_EXPIRED) or a change was refused as stale.
  */
-const TASKS = { additionalTypenames: ['Task'] };
+interface Changes {
+  /** The latest known state of each changed task; null once deleted (ids are never reused). */
+  tasks: ReadonlyMap<string, TaskItemFragment | null>;
+  /** Tasks created since: shown above the first page until a load includes them. */
+  created: ReadonlySet<string>;
+}
+const NO_CHANGES: Changes = { tasks: new Map(), created: new Set() };
+
+/** `changes` with what is now known of task `id` (null: deleted). A later version wins; a deletion is final. */
+function withChange(changes: Changes, id: string, task: TaskItemFragment | null, created = false): Changes {
+  const known = changes.tasks.get(id);
+  const stale = known === null || (task !== null && known !== undefined && known.version >= task.version);
+  const createdNow = created && task !== null && !changes.created.has(id);
+  if (stale && !createdNow) return changes;
+  return {
+    tasks: stale ? changes.tasks : new Map(changes.tasks).set(id, task),
+    created: createdNow ? new Set(changes.created).add(id) : changes.created,
+  };
+}
+
+/** A live event as a change: the task as it is now (it may be later than the event), or null when gone. */
+const eventChange = (changes: Changes, event: LiveEvent): Changes =>
+  withChange(changes, event.taskId, event.kind === 'DELETED' ? null : event.task, event.kind === 'CREATED');
+
+/** The task as this tab knows it: the loaded one, or a later version of it; null once deleted. */
+function latest(task: TaskItemFragment, changes: Changes): TaskItemFragment | null {
+  const known = changes.tasks.get(task.id);
+  if (known === undefined) return task;
+  return known === null ? null : known.version > task.version ? known : task;
+}
+
+const matches = (task: TaskItemFragment, filter: TaskFilter | undefined) => filter?.completed == null || task.completed === filter.completed;
 
 interface Board {
-  /** Changes when the list must be fetched again (a live event, a conflict). */
+  /** Changes when the list must be fetched again (CURSOR_EXPIRED, a conflict). */
   refreshKey: number;
+  changes: Changes;
+  /** Records what a mutation of this tab returned (the live event follows, and changes nothing more). */
+  changed: (id: string, task: TaskItemFragment | null, created?: boolean) => void;
   report: (error: CombinedError) => void;
 }
-const BoardContext = createContext<Board>({ refreshKey: 0, report: () => {} });
+const BoardContext = createContext<Board>({ refreshKey: 0, changes: NO_CHANGES, changed: () => {}, report: () => {} });
 
 type Show = 'all' | 'open' | 'completed';
 const FILTERS: Record<Show, TaskFilter | undefined> = { all: undefined, open: { completed: false }, completed: { completed: true } };
@@ -38,10 +73,25 @@ export function TaskBoard(props: { session: Session; api: Api; onSessionExpired:
   const [refreshKey, setRefreshKey] = useState(0);
   const [show, setShow] = useState<Show>('all');
   const [cursors, setCursors] = useState<Array<string | null>>([null]);
-  const [summary, setSummary] = useState<{ total: number; next: string | null }>();
+  const [changes, setChanges] = useState<Changes>(NO_CHANGES);
+  // The first page's count (when it was read), the last page's next cursor, and what each page
+  // shows more (new tasks) or less (deleted, or no longer matching the filter) than it loaded.
+  const [total, setTotal] = useState<number>();
+  const [next, setNext] = useState<string | null>(null);
+  const [deltas, setDeltas] = useState<Record<string, number>>({});
 
   const refresh = useCallback(() => setRefreshKey((k) => k + 1), []);
-  const live = useLiveUpdates(api, refresh);
+  const changed = useCallback(
+    (id: string, task: TaskItemFragment | null, created?: boolean) => setChanges((c) => withChange(c, id, task, created)),
+    [],
+  );
+  const onEvent = useCallback((event: LiveEvent) => setChanges((c) => eventChange(c, event)), []);
+  // Away longer than the server keeps changes: what this tab holds may have missed some. Start over.
+  const onExpired = useCallback(() => {
+    setChanges(NO_CHANGES);
+    refresh();
+  }, [refresh]);
+  const live = useLiveUpdates(api, onEvent, onExpired);
 
   const report = useCallback(
     (error: CombinedError) => {
@@ -55,18 +105,27 @@ export function TaskBoard(props: { session: Session; api: Api; onSessionExpired:
     },
     [onSessionExpired, refresh],
   );
-  const board = useMemo(() => ({ refreshKey, report }), [refreshKey, report]);
+  const board = useMemo(() => ({ refreshKey, changes, changed, report }), [refreshKey, changes, changed, report]);
   const dismiss = useCallback(() => setProblem(undefined), []);
-  const onSummary = useCallback(
-    (total: number, next: string | null) => setSummary((s) => (s?.total === total && s.next === next ? s : { total, next })),
-    [],
-  );
+  const onDelta = useCallback((key: string, delta: number) => setDeltas((d) => (d[key] === delta ? d : { ...d, [key]: delta })), []);
 
-  const choose = (next: Show) => {
-    setShow(next);
+  const choose = (option: Show) => {
+    setShow(option);
     setCursors([null]);
-    setSummary(undefined);
+    setTotal(undefined);
+    setNext(null);
+    setDeltas({});
   };
+  // The first page's count, and its cursor: live updates start from there (and keep their own after).
+  const { startFrom } = live;
+  const onFirstPage = useCallback(
+    (count: number, cursor: string | null) => {
+      setTotal(count);
+      if (cursor) startFrom(cursor);
+    },
+    [startFrom],
+  );
+  const shown = total === undefined ? undefined : total + cursors.reduce((sum, after) => sum + (deltas[after ?? 'first'] ?? 0), 0);
 
   return (
     <BoardContext.Provider value={board}>
@@ -74,7 +133,7 @@ export function TaskBoard(props: { session: Session; api: Api; onSessionExpired:
         <div className="brand">
           <span className="logo" aria-hidden="true" />
           <span className="brand-name">Tasks</span>
-          {live === 'live' && (
+          {live.status === 'live' && (
             <span className="live" title="Changes from other tabs and devices appear here at once">
               Live
             </span>
@@ -101,21 +160,23 @@ export function TaskBoard(props: { session: Session; api: Api; onSessionExpired:
                 </button>
               ))}
             </div>
-            {summary && <span className="muted count">{summary.total === 1 ? '1 task' : `${summary.total} tasks`}</span>}
+            {shown !== undefined && <span className="muted count">{shown === 1 ? '1 task' : `${shown} tasks`}</span>}
           </div>
-          {summary?.total === 0 && <p className="empty">{show === 'all' ? 'No tasks yet. Add your first one above.' : 'Nothing here.'}</p>}
+          {shown === 0 && <p className="empty">{show === 'all' ? 'No tasks yet. Add your first one above.' : 'Nothing here.'}</p>}
           <ul className="tasks" aria-label="Tasks">
             {cursors.map((after, index) => (
               <TaskPage
                 key={after ?? 'first'}
                 after={after}
                 filter={FILTERS[show]}
-                onSummary={index === cursors.length - 1 ? onSummary : undefined}
+                onDelta={onDelta}
+                onFirstPage={index === 0 ? onFirstPage : undefined}
+                onNext={index === cursors.length - 1 ? setNext : undefined}
               />
             ))}
           </ul>
-          {summary?.next && (
-            <button type="button" className="more" onClick={() => setCursors((c) => [...c, summary.next])}>
+          {next && (
+            <button type="button" className="more" onClick={() => setCursors((c) => [...c, next])}>
               Show more
             </button>
           )}
@@ -128,7 +189,7 @@ export function TaskBoard(props: { session: Session; api: Api; onSessionExpired:
 function AddTask() {
   const [title, setTitle] = useState('');
   const [{ fetching }, addTask] = useMutation(AddTaskDocument);
-  const { report } = useContext(BoardContext);
+  const { report, changed } = useContext(BoardContext);
   // One key per task the person means to add: pressing "Add task" again after an error (the
   // request may have gone through before the connection dropped) cannot add it twice. A new title
   // is a new task, and a new key.
@@ -138,11 +199,12 @@ function AddTask() {
     event.preventDefault();
     if (!title.trim()) return;
     const key = (idempotencyKey.current ??= crypto.randomUUID());
-    const result = await addTask({ input: { title } }, { ...TASKS, fetchOptions: { headers: { 'Idempotency-Key': key } } });
+    const result = await addTask({ input: { title } }, { fetchOptions: { headers: { 'Idempotency-Key': key } } });
     if (result.error) {
       report(result.error);
       return;
     }
+    if (result.data) changed(result.data.createTask.id, result.data.createTask, true);
     idempotencyKey.current = undefined;
     setTitle('');
   }
@@ -166,22 +228,26 @@ function AddTask() {
   );
 }
 
-/** One page of the list (cursor pagination): "Show more" adds a page after the last one. */
+/**
+ * One page of the list (cursor pagination): "Show more" adds a page after the last one. Shown as
+ * loaded, patched with what the tab learnt since (the first page also shows the tasks created since).
+ */
 function TaskPage(props: {
   after: string | null;
   filter: TaskFilter | undefined;
-  onSummary?: ((total: number, next: string | null) => void) | undefined;
+  onDelta: (key: string, delta: number) => void;
+  onFirstPage?: ((total: number, eventsCursor: string | null) => void) | undefined;
+  onNext?: ((next: string | null) => void) | undefined;
 }) {
-  const { after, filter, onSummary } = props;
-  const { refreshKey, report } = useContext(BoardContext);
+  const { after, filter, onDelta, onFirstPage, onNext } = props;
+  const { refreshKey, changes, report } = useContext(BoardContext);
   const [{ data, error, fetching }, reexecute] = useQuery({
     query: TaskListDocument,
     variables: { first: PAGE_SIZE, after, filter },
-    context: TASKS,
   });
 
-  // A change announced while the list is being fetched may have been committed after the fetch
-  // read it, and urql drops a second fetch of a query in flight: fetch again once this one is back.
+  // Fetched again only when asked (a refused change, an expired cursor). A request while one is
+  // in flight is dropped by urql: fetch again once this one is back.
   const pending = useRef(false);
   const inFlight = useRef(fetching);
   inFlight.current = fetching;
@@ -200,22 +266,41 @@ function TaskPage(props: {
   }, [error, report]);
   const tasks = data?.tasks;
   useEffect(() => {
-    if (tasks && onSummary) onSummary(tasks.totalCount, tasks.pageInfo.hasNextPage ? tasks.pageInfo.endCursor : null);
-  }, [tasks, onSummary]);
+    if (!tasks) return;
+    onFirstPage?.(tasks.totalCount, tasks.eventsCursor);
+    onNext?.(tasks.pageInfo.hasNextPage ? tasks.pageInfo.endCursor : null);
+  }, [tasks, onFirstPage, onNext]);
 
-  return tasks?.nodes.map((task) => <TaskRow key={task.id} task={task} />);
+  const rows = useMemo(() => {
+    if (!tasks) return [];
+    const loaded = tasks.nodes.flatMap((node) => {
+      const task = latest(node, changes);
+      return task && matches(task, filter) ? [task] : [];
+    });
+    if (!onFirstPage) return loaded;
+    const ids = new Set(tasks.nodes.map((node) => node.id));
+    const added = [...changes.created]
+      .map((id) => changes.tasks.get(id))
+      .filter((task): task is TaskItemFragment => !!task && !ids.has(task.id) && matches(task, filter))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return [...added, ...loaded];
+  }, [tasks, changes, filter, onFirstPage]);
+  const delta = tasks ? rows.length - tasks.nodes.length : 0;
+  useEffect(() => onDelta(after ?? 'first', delta), [after, delta, onDelta]);
+
+  return rows.map((task) => <TaskRow key={task.id} task={task} />);
 }
 
 function TaskRow({ task }: { task: TaskItemFragment }) {
-  const { report } = useContext(BoardContext);
+  const { report, changed } = useContext(BoardContext);
   const [{ fetching: saving, data: saved }, setCompleted] = useMutation(SetTaskCompletedDocument);
   const [{ fetching: deleting }, remove] = useMutation(RemoveTaskDocument);
-  // The version this tab last saw: the list's, or this row's own last change if the refetched
-  // list has not caught up yet (a second click must not conflict with the first).
+  // The version this tab last saw: the list's, or this row's own last change if the list has not
+  // caught up yet (a second click must not conflict with the first).
   const version = Math.max(task.version, saved?.updateTask.version ?? 0);
 
-  // Shown at once, before the server answers, until the refetched list agrees (or on an error,
-  // until the error is shown).
+  // Shown at once, before the server answers, until the list agrees (or on an error, until the
+  // error is shown).
   const [completing, setCompleting] = useState<boolean>();
   const completed = completing ?? task.completed;
   useEffect(() => {
@@ -223,15 +308,16 @@ function TaskRow({ task }: { task: TaskItemFragment }) {
   }, [completing, task.completed]);
   const toggle = async () => {
     setCompleting(!completed);
-    const result = await setCompleted({ id: task.id, completed: !completed, expectedVersion: version }, TASKS);
+    const result = await setCompleted({ id: task.id, completed: !completed, expectedVersion: version });
     if (result.error) {
       setCompleting(undefined);
       report(result.error);
-    }
+    } else if (result.data) changed(task.id, result.data.updateTask);
   };
   const destroy = async () => {
-    const result = await remove({ id: task.id, expectedVersion: version }, TASKS);
+    const result = await remove({ id: task.id, expectedVersion: version });
     if (result.error) report(result.error);
+    else changed(task.id, null);
   };
 
   return (

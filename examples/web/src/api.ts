@@ -1,5 +1,5 @@
 import { authExchange } from '@urql/exchange-auth';
-import { Client, cacheExchange, fetchExchange, subscriptionExchange, type CombinedError } from 'urql';
+import { Client, fetchExchange, type CombinedError } from 'urql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { SessionExpiredError, type TokenSource } from './tokens.ts';
 import { sendById } from './documents.ts';
@@ -7,7 +7,7 @@ import { sendById } from './documents.ts';
 /**
  * The server's close codes (see NOTES-live.md). graphql-ws reconnects by itself after 4403, 1001
  * and 1013, calling connectionParams again; it gives up after 4429 and other fatal codes, and the
- * subscription then ends with the CloseEvent as its network error (live-updates.ts starts again).
+ * subscription then ends with the CloseEvent as its error (live-updates.ts starts again).
  */
 export const CloseCode = {
   /** Token missing, invalid, expired, or the user signed out or was deleted: new token, reconnect. */
@@ -41,9 +41,10 @@ function isAuthError(error: CombinedError): boolean {
 }
 
 /**
- * One urql client per signed-in user: a new user gets a new client, so no cached result of the
- * previous one can show. Exchange order as in urql's docs: cache, auth, fetch, subscription; sendById
- * just before the last two.
+ * One urql client per signed-in user: a new user gets a new client, so no result of the previous
+ * one can show. No document cache: it fetches a list again after every mutation, and this app
+ * keeps its list current from live updates instead (live-updates.ts, which uses `ws` directly).
+ * Exchange order as in urql's docs: auth, then sendById just before fetch.
  * Operations go out by id, never as text (`{ documentId }`, sendById in documents.ts): the API
  * runs only the documents this app was built with. Queries go out as GET (urql's default); the Authorization
  * header also satisfies the server's CSRF prevention.
@@ -59,7 +60,7 @@ export function createApi(tokens: TokenSource, onSessionExpired: () => void): Ap
   const ws = createWsClient({
     url: `${origin.replace(/^http/, 'ws')}/graphql`,
     // Opened by the first subscription, closed when the last ends: a subscription started again
-    // after a failure gets a new socket, and with it a `connected` event (live-updates.ts).
+    // after a failure gets a new socket.
     lazy: true,
     // Read on every (re)connect, so a reconnect always carries a valid token. A throw here closes
     // the socket with 4005, which graphql-ws treats as fatal (live-updates.ts subscribes again).
@@ -74,7 +75,8 @@ export function createApi(tokens: TokenSource, onSessionExpired: () => void): Ap
       }
     },
     // Reconnect for as long as the page is open (1013 while the server cannot hear the database,
-    // 1001 while it restarts), backing off to 30 s; live-updates.ts refetches on every reconnect.
+    // 1001 while it restarts), backing off to 30 s; each reconnect resumes from the tab's last
+    // event (live-updates.ts), so nothing is fetched again.
     retryAttempts: Infinity,
     retryWait: async (retries) => {
       if (changingToken) {
@@ -88,8 +90,8 @@ export function createApi(tokens: TokenSource, onSessionExpired: () => void): Ap
     on: {
       // The server checks the token when the socket opens and closes it (4403) at its expiry.
       // Change tokens a little earlier instead: get the next token first, then close; graphql-ws
-      // reconnects at once with it and subscribes again. live-updates.ts refetches after the
-      // reconnect, for whatever changed in the few milliseconds between.
+      // reconnects at once with it and subscribes again, from the last event the tab received:
+      // whatever changed in the few milliseconds between arrives then.
       connected: (socket) => {
         clearTimeout(expiryTimer);
         expiryTimer = setTimeout(() => {
@@ -119,7 +121,6 @@ export function createApi(tokens: TokenSource, onSessionExpired: () => void): Ap
   const client = new Client({
     url: `${origin}/graphql`,
     exchanges: [
-      cacheExchange,
       authExchange(async (utils) => {
         // Start with a token if the session has one; a failure here is handled per operation.
         await tokens.get().catch(() => undefined);
@@ -146,12 +147,6 @@ export function createApi(tokens: TokenSource, onSessionExpired: () => void): Ap
       }),
       sendById,
       fetchExchange,
-      subscriptionExchange({
-        // `request` carries the subscription's documentId; graphql-ws requires a `query` string: empty.
-        forwardSubscription: (request) => ({
-          subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }),
-        }),
-      }),
     ],
   });
 

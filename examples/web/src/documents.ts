@@ -43,6 +43,13 @@ for (const document of Object.values(generated) as unknown[]) {
   });
 }
 
+/** The id a generated document is sent by (for graphql-ws, used without urql: live-updates.ts). */
+export function documentIdOf(document: unknown): string {
+  const meta = metaOf(document);
+  if (!meta) throw new Error('not a generated document');
+  return meta.hash;
+}
+
 /** By id: the document urql sends as `{ documentId }`, one per id. */
 const sent = new Map<string, PersistedDocument>();
 

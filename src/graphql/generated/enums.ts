@@ -24,7 +24,7 @@ export type ErrorCode =
   | 'CONFLICT'
   /**
    * `taskEvents(after:)` with a cursor older than the changes kept (`TASK_EVENTS_RETENTION_SECONDS`):
-   * what happened since cannot be told. Refetch your lists, then subscribe without `after`.
+   * what happened since cannot be told. Refetch your lists (with `TaskConnection.eventsCursor`), then subscribe after it.
    */
   | 'CURSOR_EXPIRED'
   /** The task belongs to another user; nothing of it is returned or changed. HTTP 200. */

@@ -55,7 +55,7 @@ export type ErrorCode =
   | 'CONFLICT'
   /**
    * `taskEvents(after:)` with a cursor older than the changes kept (`TASK_EVENTS_RETENTION_SECONDS`):
-   * what happened since cannot be told. Refetch your lists, then subscribe without `after`.
+   * what happened since cannot be told. Refetch your lists (with `TaskConnection.eventsCursor`), then subscribe after it.
    */
   | 'CURSOR_EXPIRED'
   /** The task belongs to another user; nothing of it is returned or changed. HTTP 200. */
@@ -307,7 +307,7 @@ export type Subscription = {
    *
    * Errors: `BAD_USER_INPUT` for an `after` that is not a cursor of this user's events;
    * `CURSOR_EXPIRED` for one older than the changes kept (TASK_EVENTS_RETENTION_SECONDS): refetch
-   * your lists, then subscribe without `after`.
+   * your lists (with `eventsCursor`), then subscribe after it.
    */
   taskEvents: TaskEvent;
 };
@@ -358,6 +358,14 @@ export type TaskConnection = {
   __typename?: 'TaskConnection';
   /** The tasks of the page with their cursors. */
   edges: Array<TaskEdge>;
+  /**
+   * Where the feed of your task changes stood just before this page was read, as a
+   * `taskEvents(after:)` cursor: subscribe with it and you get every change committed since, so that
+   * nothing is lost between loading a list and subscribing. A change this page already shows may come
+   * again as an event: drop an event whose `version` is not above the one you hold. Null when the
+   * server has no live updates.
+   */
+  eventsCursor?: Maybe<Scalars['String']['output']>;
   /** The tasks of the page, without cursors. */
   nodes: Array<Task>;
   /** Where the page sits in the whole list. */
@@ -664,6 +672,7 @@ export type TaskResolvers<ContextType = Context, ParentType extends ResolversPar
 
 export type TaskConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskConnection'] = ResolversParentTypes['TaskConnection']> = {
   edges?: Resolver<Array<ResolversTypes['TaskEdge']>, ParentType, ContextType>;
+  eventsCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   nodes?: Resolver<Array<ResolversTypes['Task']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
   totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;

@@ -57,7 +57,7 @@ export type TaskListQueryVariables = Exact<{
 }>;
 
 
-export type TaskListQuery = { __typename: 'Query', tasks: { __typename: 'TaskConnection', totalCount: number, nodes: Array<{ __typename: 'Task', id: string, title: string, completed: boolean, priority: TaskPriority, dueAt: string | null, createdAt: string, version: number }>, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
+export type TaskListQuery = { __typename: 'Query', tasks: { __typename: 'TaskConnection', totalCount: number, eventsCursor: string | null, nodes: Array<{ __typename: 'Task', id: string, title: string, completed: boolean, priority: TaskPriority, dueAt: string | null, createdAt: string, version: number }>, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, endCursor: string | null } } };
 
 export type AddTaskMutationVariables = Exact<{
   input: CreateTaskInput;
@@ -83,14 +83,16 @@ export type RemoveTaskMutationVariables = Exact<{
 
 export type RemoveTaskMutation = { __typename: 'Mutation', deleteTask: string };
 
-export type LiveTaskEventsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+export type LiveTaskEventsSubscriptionVariables = Exact<{
+  after: string;
+}>;
 
 
-export type LiveTaskEventsSubscription = { taskEvents: { __typename: 'TaskEvent', kind: TaskEventKind, taskId: string, task: { __typename: 'Task', id: string, title: string, completed: boolean, priority: TaskPriority, dueAt: string | null, createdAt: string, version: number } | null } };
+export type LiveTaskEventsSubscription = { taskEvents: { __typename: 'TaskEvent', kind: TaskEventKind, taskId: string, version: number, cursor: string, task: { __typename: 'Task', id: string, title: string, completed: boolean, priority: TaskPriority, dueAt: string | null, createdAt: string, version: number } | null } };
 
 export const TaskItemFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"TaskItem"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Task"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"title"}},{"kind":"Field","name":{"kind":"Name","value":"completed"}},{"kind":"Field","name":{"kind":"Name","value":"priority"}},{"kind":"Field","name":{"kind":"Name","value":"dueAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"version"}}]}}]} as unknown as DocumentNode<TaskItemFragment, unknown>;
-export const TaskListDocument = {"__meta__":{"operationType":"query","operationName":"TaskList","hash":"sha256:f861d18b5246b5e46db454016e4ef88f7811da8d6c06547639557c68d6fab989"}} as unknown as DocumentNode<TaskListQuery, TaskListQueryVariables>;
+export const TaskListDocument = {"__meta__":{"operationType":"query","operationName":"TaskList","hash":"sha256:ff8dda3422ad04b39e91b42eabbed886dcf55dec6ca86a81a42e657182e07362"}} as unknown as DocumentNode<TaskListQuery, TaskListQueryVariables>;
 export const AddTaskDocument = {"__meta__":{"operationType":"mutation","operationName":"AddTask","hash":"sha256:462ad0f5298af10f1889f55341a560ceb9574ce4f8b4422e26a1fa779efb1511"}} as unknown as DocumentNode<AddTaskMutation, AddTaskMutationVariables>;
 export const SetTaskCompletedDocument = {"__meta__":{"operationType":"mutation","operationName":"SetTaskCompleted","hash":"sha256:92b97332cf0f30b22d5ae31ce74eba6b0a2c649f768e74c538a8d0c36bca6d99"}} as unknown as DocumentNode<SetTaskCompletedMutation, SetTaskCompletedMutationVariables>;
 export const RemoveTaskDocument = {"__meta__":{"operationType":"mutation","operationName":"RemoveTask","hash":"sha256:c7b692424c89329eaad8560b23f7c32faf719ca24fec8adddd63fb64ed0b3c7e"}} as unknown as DocumentNode<RemoveTaskMutation, RemoveTaskMutationVariables>;
-export const LiveTaskEventsDocument = {"__meta__":{"operationType":"subscription","operationName":"LiveTaskEvents","hash":"sha256:8dfe38bc987a5d0fdd67f4b6db6a310f2cddb4f216b32a907f64d9967d638ee8"}} as unknown as DocumentNode<LiveTaskEventsSubscription, LiveTaskEventsSubscriptionVariables>;
+export const LiveTaskEventsDocument = {"__meta__":{"operationType":"subscription","operationName":"LiveTaskEvents","hash":"sha256:55043b5111ee877272a0ba8a9922e6a4716b659d2e745e7a5e131074ff04a57b"}} as unknown as DocumentNode<LiveTaskEventsSubscription, LiveTaskEventsSubscriptionVariables>;
