@@ -5,27 +5,27 @@ import { projectRoot } from '../src/config.ts';
 
 /**
  * How the server runs in production, for the bench (which measures that) and the test that proves
- * it: `npm start` with NODE_ENV=production, the README's command. npm runs bin/serve, which builds
+ * it: `npm start` with NODE_ENV=production, the README's command. npm runs src/serve.sh, which builds
  * dist/ when src/ changed since it was built and execs node with the V8 flags it defines on
- * dist/index.js; the Docker image's CMD runs the same bin/serve.
+ * dist/index.js; the Docker image's CMD runs the same src/serve.sh.
  */
 
-/** The Dockerfile's CMD, e.g. `["sh", "bin/serve"]`. */
+/** The Dockerfile's CMD, e.g. `["sh", "src/serve.sh"]`. */
 export function dockerCommand(): string[] {
   const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8'))?.[1];
   return cmd ? (JSON.parse(cmd) as string[]) : [];
 }
 
-/** The V8 flags bin/serve gives node (its `flags='...'` line): the one place they are defined. */
+/** The V8 flags src/serve.sh gives node (its `flags='...'` line): the one place they are defined. */
 export function serveFlags(): string[] {
-  const flags = /^flags='([^']*)'$/m.exec(readFileSync(path.join(projectRoot, 'bin', 'serve'), 'utf8'))?.[1];
+  const flags = /^flags='([^']*)'$/m.exec(readFileSync(path.join(projectRoot, 'src', 'serve.sh'), 'utf8'))?.[1];
   return (flags ?? '').split(' ').filter(Boolean);
 }
 
 /**
  * `npm start` with `env` as its whole environment, and `nodeArgs` handed on to node
  * (`npm start -- <nodeArgs>`). The child is npm, which forwards SIGTERM and SIGINT to the server:
- * the server is npm's own child (bin/serve execs it), so that is where signals land.
+ * the server is npm's own child (src/serve.sh execs it), so that is where signals land.
  */
 export function npmStart(env: NodeJS.ProcessEnv, nodeArgs: string[], stdio: StdioOptions): ChildProcess {
   // The npm that runs this script (`npm test`, `npm run bench`), on this Node; else the PATH's.

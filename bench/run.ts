@@ -3,7 +3,7 @@
  *
  * 1. A database of its own (DATABASE_URL's server, else an embedded PostgreSQL in a temp folder).
  * 2. The real server as the README starts it in production: `npm start` with NODE_ENV=production,
- *    which builds dist/ if src/ changed and runs it with bin/serve's V8 flags, exactly as the Docker
+ *    which builds dist/ if src/ changed and runs it with src/serve.sh's V8 flags, exactly as the Docker
  *    image's CMD does (bench/production.ts); migrations run as at any start. Its CPU and memory are
  *    the server process's (npm's child), not npm's.
  * 3. 1,000 users x 50 tasks, plus one user with 10,000 tasks, bulk-inserted.
@@ -18,7 +18,7 @@
  * Floors: one SELECT of 20 rows, one INSERT ... RETURNING, one UPDATE ... RETURNING (bench/floor-server.ts).
  * Env: BENCH_DURATION (seconds per run, default 4), BENCH_ROUNDS (default 5), DATABASE_URL;
  * for profiling: BENCH_ONLY (a regular expression of operation names to run besides the floor),
- * BENCH_SERVER_NODE_ARGS, added after bin/serve's flags (`npm start -- <args>`; e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile"),
+ * BENCH_SERVER_NODE_ARGS, added after src/serve.sh's flags (`npm start -- <args>`; e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile"),
  * BENCH_FLOOR_NODE_ARGS for the floor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

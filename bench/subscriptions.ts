@@ -12,8 +12,8 @@
  *    seconds, titles stamped with a sequence number. Each delivery is checked: right user, right
  *    task; latency = delivery - arrival of the mutation's HTTP response (the commit is before it;
  *    negative when the event beat the response). An event not heard within 10 s counts as lost.
- * 7. The write cost of the NOTIFY trigger: single-row updates in SQL (100 per transaction) with the
- *    trigger on and off, interleaved.
+ * 7. The write cost of the change-log trigger (task_change_log): single-row updates in SQL (100 per
+ *    transaction) with the trigger on and off, interleaved.
  * Prints a table and writes it as JSON to bench/results/. Bounded: exits 1 after BENCH_DEADLINE s.
  *
  * Env: BENCH_USERS (1000), BENCH_SOCKETS_PER_USER (5), BENCH_RATE (200), BENCH_DURATION (15),
@@ -332,7 +332,7 @@ async function main(): Promise<void> {
   counting = false;
 
   // 7. Write cost of the trigger, in SQL, interleaved rounds.
-  log('measuring the NOTIFY trigger write cost');
+  log('measuring the change-log trigger write cost');
   const client = new pg.Client({ connectionString: dbUrl });
   await client.connect();
   const ids = taskOf.slice(0, 100);
@@ -350,9 +350,9 @@ async function main(): Promise<void> {
   const withoutTrigger: number[] = [];
   for (let round = 0; round < 2; round++) {
     withTrigger.push(await timeUpdates());
-    await client.query('alter table task disable trigger task_notify');
+    await client.query('alter table task disable trigger task_change_log');
     withoutTrigger.push(await timeUpdates());
-    await client.query('alter table task enable trigger task_notify');
+    await client.query('alter table task enable trigger task_change_log');
   }
   await client.end();
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -221,7 +221,7 @@ describe('Prometheus metrics', () => {
   });
 
   it("are what the repository's Grafana dashboard queries, in valid PromQL", async () => {
-    const dashboard = JSON.parse(readFileSync(path.join(projectRoot, 'observability/grafana/dashboards/taskgraph.json'), 'utf8')) as {
+    const dashboard = JSON.parse(readFileSync(path.join(projectRoot, 'examples/observability/grafana/dashboards/taskgraph.json'), 'utf8')) as {
       panels: Array<{ targets?: Array<{ expr: string }> }>;
     };
     const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));

@@ -13,7 +13,7 @@ import { signUp } from './support/users.ts';
 
 /**
  * What runs in production: `npm start` with NODE_ENV=production (the README's command, and what
- * `npm run bench` measures) and the Docker image's CMD both run bin/serve, which execs node with its
+ * `npm run bench` measures) and the Docker image's CMD both run src/serve.sh, which execs node with its
  * V8 flags on the compiled dist/index.js, built again first whenever src/ changed since it was
  * built. The rest of the suite runs the sources; this proves the build is the same server, that a
  * stale build does not run, and that npm's signals reach the server.
@@ -66,7 +66,7 @@ describe('npm start with NODE_ENV=production, as the Docker image runs the serve
     expect(readFileSync(stamp, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
   });
 
-  it("runs node with bin/serve's V8 flags on dist/index.js, as npm's own child (nothing in between)", () => {
+  it("runs node with src/serve.sh's V8 flags on dist/index.js, as npm's own child (nothing in between)", () => {
     const flags = serveFlags();
     expect(flags.length).toBeGreaterThan(0);
     expect(flags.every((f) => f.startsWith('--'))).toBe(true);
@@ -77,10 +77,10 @@ describe('npm start with NODE_ENV=production, as the Docker image runs the serve
     expect([...pids]).toEqual([children[0]!.pid]);
   });
 
-  it('is what the Docker image runs: its CMD is bin/serve too', () => {
-    expect(dockerCommand()).toEqual(['sh', 'bin/serve']);
+  it('is what the Docker image runs: its CMD is src/serve.sh too', () => {
+    expect(dockerCommand()).toEqual(['sh', 'src/serve.sh']);
     const scripts = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts['start']).toBe('exec sh bin/serve');
+    expect(scripts['start']).toBe('exec sh src/serve.sh');
   });
 
   it('signs a user up, creates a task and lists it; an anonymous caller gets 401, another user nothing', async () => {

@@ -1,8 +1,8 @@
 // The production build, and what `npm start` runs (plain JavaScript: it runs before anything else).
 //
-//   node bin/build.mjs           `npm run build`: src/ compiled to dist/ (tsconfig.build.json) from
+//   node src/build.mjs           `npm run build`: src/ compiled to dist/ (tsconfig.build.json) from
 //                                clean, and dist/ stamped with a hash of what it was built from.
-//   node bin/build.mjs --entry   bin/serve's choice: under NODE_ENV=production (the environment,
+//   node src/build.mjs --entry   src/serve.sh's choice: under NODE_ENV=production (the environment,
 //                                else .env, as src/config.ts reads it) prints dist/index.js, after
 //                                building it again unless its stamp is the hash of today's sources;
 //                                otherwise prints src/index.ts (the sources run as they are).

@@ -11,11 +11,11 @@ cd "$(dirname "$0")/.."
 # `npm run bench` (docs/performance.md) before changing them.
 flags='--max-semi-space-size=8 --heap-growing-percent=100'
 
-if [ -d src ]; then
+if [ -f src/index.ts ]; then
   # A checkout: under NODE_ENV=production the compiled dist/, built again first whenever src/
   # changed since it was built; otherwise the TypeScript sources, so that edits take effect at the
-  # next start. (bin/build.mjs decides, and builds.)
-  entry=$(node bin/build.mjs --entry)
+  # next start. (src/build.mjs decides, and builds.)
+  entry=$(node src/build.mjs --entry)
 else
   # The Docker image: the compiled output is all there is.
   entry=dist/index.js
