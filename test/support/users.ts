@@ -34,9 +34,27 @@ async function expectStatus(res: Response, status: number, what: string): Promis
   return body;
 }
 
+/** Attempts of one auth request the server answers 503 with Retry-After (it asks for a retry). */
+const ATTEMPTS = 5;
+
+/**
+ * fetch, as a well-behaved client: a 503 that carries Retry-After (the database or the auth pool
+ * did not answer within its bound, which a loaded test machine can cause) is retried after the
+ * time it names, a few times. Anything else, and a 503 without the header, is the answer.
+ */
+async function fetchRetrying(url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, init);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if (res.status !== 503 || !(retryAfter > 0) || attempt === ATTEMPTS) return res;
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, Math.min(retryAfter, 5) * 1000));
+  }
+}
+
 /** A JWT for the session behind `cookie`, from the real Better Auth endpoint. */
 export async function fetchToken(baseUrl: string, cookie: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/api/auth/token`, { headers: authHeaders(baseUrl, { cookie }) });
+  const res = await fetchRetrying(`${baseUrl}/api/auth/token`, { headers: authHeaders(baseUrl, { cookie }) });
   const body = (await expectStatus(res, 200, 'GET /api/auth/token')) as { token: string };
   return body.token;
 }
@@ -46,7 +64,7 @@ export async function signUp(baseUrl: string, fields: Partial<Pick<TestUser, 'em
   const email = fields.email ?? `user-${randomUUID()}@example.test`;
   const name = fields.name ?? `User ${email.slice(5, 13)}`;
   const password = fields.password ?? `pw-${randomUUID()}`;
-  const res = await fetch(`${baseUrl}/api/auth/sign-up/email`, {
+  const res = await fetchRetrying(`${baseUrl}/api/auth/sign-up/email`, {
     method: 'POST',
     headers: authHeaders(baseUrl),
     body: JSON.stringify({ email, name, password }),
@@ -58,7 +76,7 @@ export async function signUp(baseUrl: string, fields: Partial<Pick<TestUser, 'em
 
 /** Signs an existing user in through `POST /api/auth/sign-in/email`; returns the session cookie. */
 export async function signIn(baseUrl: string, email: string, password: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/api/auth/sign-in/email`, {
+  const res = await fetchRetrying(`${baseUrl}/api/auth/sign-in/email`, {
     method: 'POST',
     headers: authHeaders(baseUrl),
     body: JSON.stringify({ email, password }),
