@@ -90,6 +90,8 @@ const MAX_RETRY_DELAY_MS = 2_000;
 const RETRY_LOG_INTERVAL_MS = 10_000;
 /** Bound on each step of shutdown that talks to the database after the deadline. */
 const CANCEL_TIMEOUT_MS = 2_000;
+/** While shedding load, /readyz answers with a probe's result this recent instead of waiting for a new one. */
+const RECENT_PROBE_MS = 5_000;
 /** Seconds a client is told to wait (Retry-After) while the server is not ready. */
 const NOT_READY_RETRY_AFTER_SECONDS = 2;
 
@@ -206,7 +208,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         saidStarting = true;
         return false;
       }
+      // While the instance sheds load, a new connection's round trips each wait for a late loop: the
+      // probe could take longer than an orchestrator waits, and a busy instance would be taken for
+      // a dead one. Then the last probe's answer stands, if recent, and a new one runs behind it.
+      if (overload?.busy() && lastProbe && Date.now() - lastProbe.at < RECENT_PROBE_MS) {
+        probe().catch(() => {});
+        return lastProbe.up;
+      }
+      return probe();
+    };
+    let lastProbe: { at: number; up: boolean } | undefined;
+    const probe = async () => {
       const up = await databaseUp();
+      lastProbe = { at: Date.now(), up };
       if (!up) logger.warn('readiness check failed: database unreachable');
       return up;
     };

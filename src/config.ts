@@ -609,7 +609,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
 }
 
 /** Default OVERLOAD_MAX_EVENT_LOOP_DELAY_MS (see docs/limits.md#overload). */
-export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 200;
+export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 100;
 /** Default OVERLOAD_MAX_DB_WAIT_MS. */
 export const DEFAULT_MAX_DB_WAIT_MS = 200;
 

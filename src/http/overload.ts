@@ -12,7 +12,7 @@ export type { ShedReason };
  * - **event-loop delay**: how late a timer that should fire every SAMPLE_MS ran, on average over
  *   the last WINDOW_MS, or how late it is now. A late loop means every callback, every request's
  *   next step, waits that long. Past OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, new requests are refused
- *   (until the next window says otherwise).
+ *   (until the next window says otherwise), but for the first MIN_CONCURRENCY in flight.
  * - **queued database work**: how long the oldest statement waiting for a connection (or a page
  *   read waiting for its turn) has waited, for the pool the route uses. Past
  *   OVERLOAD_MAX_DB_WAIT_MS, new requests are refused until it is back under. A user's statements
@@ -54,8 +54,13 @@ export const CONTROL_MS = 100;
 export const ADMITTED_TARGET_MS = 250;
 /** The limit on requests at once is lifted after this long without saturation. */
 export const RELEASE_MS = 5_000;
-/** Never fewer requests at once than this, however slow the route got. */
-export const MIN_CONCURRENCY = 8;
+/**
+ * Never fewer requests at once than this, however slow the route got; and a late event loop still
+ * admits requests while fewer than this are in flight.
+ */
+export const MIN_CONCURRENCY = 32;
+/** `busy()` for this long after a route last refused someone. */
+const BUSY_MS = 1_000;
 /** Seconds a refused client is asked to wait (Retry-After): overload passes in seconds, not minutes. */
 export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
@@ -68,6 +73,8 @@ export interface OverloadGuard {
   done(route: GuardedRoute): void;
   /** Whether `route` is saturated now, and how; unlike `check`, admits nothing (WebSocket upgrades ask this). */
   saturated(route: GuardedRoute): ShedReason | undefined;
+  /** Whether any route is saturated now, or refused a request within the last second. */
+  busy(): boolean;
   /** The measures now, for logs. */
   state(): { eventLoopDelayMs: number; dbWaitMs: Record<GuardedRoute, number>; limits: Record<GuardedRoute, number | null> };
   stop(): void;
@@ -161,7 +168,11 @@ export function createOverloadGuard(options: OverloadOptions): OverloadGuard {
         // Found between control ticks: the limit is set at the next one.
         route.saturatedAt = now;
         route.reason = reason;
-        return reason;
+        // Queued database work: whatever is admitted only queues behind it. A late loop: a few
+        // requests still go in, for refusing every one can keep the loop late by itself (clients
+        // that retry at once, ignoring Retry-After, send thousands a second) and nothing would
+        // ever be answered.
+        if (reason === 'database' || route.inFlight >= MIN_CONCURRENCY) return reason;
       }
       if (route.inFlight >= route.limit) {
         route.limitedAt = now;
@@ -176,6 +187,12 @@ export function createOverloadGuard(options: OverloadOptions): OverloadGuard {
       route.completed++;
     },
     saturated: (name) => saturation(name, performance.now()),
+    busy() {
+      const now = performance.now();
+      return (Object.keys(routes) as GuardedRoute[]).some(
+        (name) => saturation(name, now) !== undefined || now - Math.max(routes[name].saturatedAt, routes[name].limitedAt) < BUSY_MS,
+      );
+    },
     state() {
       const round = (n: number) => Math.round(n * 10) / 10;
       return {

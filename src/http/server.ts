@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import cors from 'cors';
-import { logScope, scopeFields, type Logger } from '../logger.ts';
+import { logScope, REPEAT_WINDOW_MS, scopeFields, type Logger } from '../logger.ts';
 import { ErrorCode, refusal } from '../graphql/errors.ts';
 import type { Metrics, Route } from '../telemetry/metrics.ts';
 import type { Span, Tracing } from '../telemetry/tracing.ts';
@@ -147,8 +147,33 @@ export function createHttpServer(routes: Routes): http.Server {
   };
 
   // A shed request costs as little as can be: no request id, span or log line of its own (tens of
-  // thousands a second may be refused); the metrics count it, and the log says so, folded.
+  // thousands a second may be refused); the metrics count it. The log has one warning when shedding
+  // starts, with the measures, then a count every REPEAT_WINDOW_MS while it lasts, in the repeat
+  // filter's words (logger.ts), counted here: the filter would cost a call per refusal.
   const { overload } = routes;
+  const shedCounts = new Map<ShedReason, number>();
+  let shedTimer: NodeJS.Timeout | undefined;
+  const shedMessage = (reason: ShedReason) =>
+    `overloaded (${reason === 'event_loop' ? 'event-loop delay' : 'queued database work'}): refusing new requests with 503`;
+  const flushShedLog = () => {
+    let any = false;
+    for (const [reason, repeated] of shedCounts) {
+      if (repeated === 0) continue;
+      any = true;
+      const windowMs = REPEAT_WINDOW_MS;
+      logger.warn(
+        { reason, repeated, windowMs, ...overload?.state() },
+        `${shedMessage(reason)} (repeated ${repeated} times in the last ${windowMs / 1000} s)`,
+      );
+      shedCounts.set(reason, 0);
+    }
+    if (!any) {
+      // Over: the next refusal starts a new episode with a line of its own.
+      shedCounts.clear();
+      clearInterval(shedTimer);
+      shedTimer = undefined;
+    }
+  };
   const shed = (req: http.IncomingMessage, res: http.ServerResponse, route: GuardedRoute, reason: ShedReason, startedAt: number) => {
     const send = () => {
       const body = SHED_BODY[route];
@@ -167,10 +192,14 @@ export function createHttpServer(routes: Routes): http.Server {
     else (route === '/graphql' ? graphqlCors : authCors)(req, res, send);
     metrics?.httpRequest(route, 503, (performance.now() - startedAt) / 1000);
     metrics?.shed(route, reason);
-    logger.warn(
-      { route, reason, ...overload?.state() },
-      `overloaded (${reason === 'event_loop' ? 'event-loop delay' : 'queued database work'}): refusing new requests with 503`,
-    );
+    const count = shedCounts.get(reason);
+    if (count === undefined) {
+      logger.warn({ route, reason, ...overload?.state() }, shedMessage(reason));
+      shedCounts.set(reason, 0);
+      shedTimer ??= setInterval(flushShedLog, REPEAT_WINDOW_MS).unref();
+    } else {
+      shedCounts.set(reason, count + 1);
+    }
   };
 
   // Timeouts are checked every connectionsCheckingInterval: 30 s by default, too coarse for them.

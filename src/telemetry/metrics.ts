@@ -112,6 +112,8 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const shedSeries = new Map<string, { inc(): void }>();
+
   const pools = new Map<PoolName, PoolCounts>();
   new Gauge({
     name: 'db_pool_connections',
@@ -141,7 +143,11 @@ export function createMetrics(): Metrics {
       httpDuration.observe({ route, status_code: statusCode }, seconds);
     },
     shed(route, reason) {
-      shed.inc({ route, reason });
+      // Bound children: a refusal should cost next to nothing, and there are six series at most.
+      const key = `${route} ${reason}`;
+      let child = shedSeries.get(key);
+      if (!child) shedSeries.set(key, (child = shed.labels({ route, reason })));
+      child.inc();
     },
     operation(type, outcome, seconds) {
       operations.inc({ operation_type: type, outcome });
