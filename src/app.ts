@@ -317,6 +317,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // A page waits for its turn no longer than any query waits for a pooled connection.
     const tasks = new TaskRepository(db, {
       concurrentPages: config.db.pageConcurrency,
+      concurrentSearches: config.db.searchConcurrency,
       maxWaitMs: config.db.acquireTimeoutMs,
       quotas: config.quotas,
       share,

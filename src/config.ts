@@ -93,6 +93,8 @@ export interface Config {
     maxPerUser: number;
     /** Page reads in flight at once; past that, pages of one shape wait and are read together. */
     pageConcurrency: number;
+    /** Text searches running at once, in slots of their own. */
+    searchConcurrency: number;
     /** Bound on opening a connection. */
     connectTimeoutMs: number;
     /** Bound on waiting for a free connection of the pool. */
@@ -288,6 +290,7 @@ const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   DB_PAGE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
+  DB_SEARCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
   DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
@@ -586,6 +589,8 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       maxPerUser: Math.min(e.DB_POOL_SIZE, e.DB_POOL_MAX_PER_USER ?? Math.max(1, Math.floor(e.DB_POOL_SIZE / 3))),
       // Never more than the pool: the rest would only wait for a connection, unbatched.
       pageConcurrency: Math.min(e.DB_PAGE_CONCURRENCY, e.DB_POOL_SIZE),
+      // Text searches scan a user's text: slots of their own, so that they never hold the pages' slots.
+      searchConcurrency: Math.min(e.DB_SEARCH_CONCURRENCY, e.DB_POOL_SIZE),
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,

@@ -17,7 +17,8 @@ export type { ShedReason };
  *   read waiting for its turn) has waited, for the pool the route uses. Past
  *   OVERLOAD_MAX_DB_WAIT_MS, new requests are refused until it is back under. A user's statements
  *   waiting for their own share of the pool (DB_POOL_MAX_PER_USER) do not count: one stuck user
- *   must not get everyone refused.
+ *   must not get everyone refused; nor do page reads and searches waiting for their own user's share
+ *   of the slots (db/batcher.ts).
  *
  * Refusing while saturated alone lets a crowd of clients in at once the moment it clears (they all
  * retried while refused), and the crowd saturates the server again with every one of them slow.

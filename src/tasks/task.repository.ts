@@ -226,6 +226,15 @@ interface PageRequest {
 
 /** At most this many pages in one query: a bound on its parameters and on its rows (x limit). */
 const MAX_PAGE_BATCH = 64;
+/**
+ * A read of one user's that takes this long is slow by any measure (a page takes milliseconds):
+ * that user's pages are then read alone, never batched with others' (db/batcher.ts).
+ */
+const SLOW_READ_MS = 1_000;
+/** How long a slow user's pages are read alone. */
+const UNBATCHED_MS = 60_000;
+/** query_canceled: the statement timeout (a read too costly), as opposed to an outage. */
+const isStatementTimeout = (err: unknown) => (err as { code?: unknown } | null)?.code === '57014';
 
 /** How much one user may store (config.quotas). */
 export interface Quotas {
@@ -272,6 +281,8 @@ export class TaskRepository {
   readonly #db: Db;
   readonly #share: PoolShare;
   readonly #pages: Batcher<PageRequest, TaskRecord[]>;
+  /** Text searches (pages and counts): slots of their own, never batched. */
+  readonly #searches: Batcher<() => Promise<unknown>, unknown>;
   readonly #onPageQuery: (pages: number) => void;
   readonly #quotas: Quotas;
   /** The quotas as the statements' slots take them (set_config takes text). */
@@ -281,12 +292,21 @@ export class TaskRepository {
    * One per application: the batcher of pages is shared by all requests. `concurrentPages`: how
    * many page queries may be in flight at once before requests wait to be batched
    * (DB_PAGE_CONCURRENCY; the rest of the pool stays free for writes and the other reads).
+   * `concurrentSearches`: how many text searches may run at once (DB_SEARCH_CONCURRENCY). One
+   * user holds at most half of either (at least one); see db/batcher.ts.
    * `share`: every statement runs within its owner's share of the pool (DB_POOL_MAX_PER_USER).
    * `onPageQuery`: told how many pages each page query read (metrics: how much batching happens).
    */
   constructor(
     db: Db,
-    options: { concurrentPages: number; maxWaitMs: number; quotas: Quotas; share: PoolShare; onPageQuery?: (pages: number) => void },
+    options: {
+      concurrentPages: number;
+      concurrentSearches?: number;
+      maxWaitMs: number;
+      quotas: Quotas;
+      share: PoolShare;
+      onPageQuery?: (pages: number) => void;
+    },
   ) {
     this.#db = db;
     this.#onPageQuery = options.onPageQuery ?? (() => {});
@@ -299,12 +319,30 @@ export class TaskRepository {
       maxWaitMs: options.maxWaitMs,
       runOne: (key, request) => this.#page(key, request),
       runMany: (key, requests) => this.#pageBatch(key, requests),
+      isTimeout: isStatementTimeout,
+      slowMs: SLOW_READ_MS,
+      unbatchedMs: UNBATCHED_MS,
+    });
+    this.#searches = new Batcher({
+      concurrency: options.concurrentSearches ?? 2,
+      maxBatch: 1,
+      maxWaitMs: options.maxWaitMs,
+      runOne: (_key, search) => search(),
+      runMany: (_key, searches) => Promise.all(searches.map((search) => search())),
     });
   }
 
-  /** Milliseconds the longest-waiting page read has waited for its turn (queued database work); 0 when none waits. */
+  /**
+   * Milliseconds the longest-waiting page read or search has waited for a free slot (queued
+   * database work); 0 when none waits. Reads waiting for their own user's share do not count.
+   */
   pageWaitMs(): number {
-    return this.#pages.oldestWaitMs();
+    return Math.max(this.#pages.oldestWaitMs(), this.#searches.oldestWaitMs());
+  }
+
+  /** A text search of the owner's (page or count), in its turn among the search slots. */
+  #search<R>(ownerId: string, key: string, work: () => Promise<R>): Promise<R> {
+    return this.#for(ownerId, () => this.#searches.run(key, work, ownerId) as Promise<R>);
   }
 
   /** `work` (the owner's statements) within the owner's share of the pool; outages as ServiceUnavailable. */
@@ -362,12 +400,15 @@ export class TaskRepository {
         .orderBy(ORDER_BY[order])
         .limit(v('limit'));
     const pageValues: PageValues = { ...values, ...positionSlots(position), limit };
-    // A search's cost depends on the owner's data: it is not made to wait for others' searches.
+    // A search's cost depends on the owner's data (a scan of their text): never batched, and in
+    // slots of its own, so that searches leave the page slots to pages.
     if (search !== undefined) {
-      this.#onPageQuery(1);
-      return this.#for(ownerId, () => run(this.#db, key, () => query(slot, (eb) => searched(eb, filter)), { ...pageValues, search }));
+      return this.#search(ownerId, key, () => {
+        this.#onPageQuery(1);
+        return run(this.#db, key, () => query(slot, (eb) => searched(eb, filter)), { ...pageValues, search });
+      });
     }
-    return this.#for(ownerId, () => this.#pages.run(key, { values: pageValues, order, build: (v) => query(v) }));
+    return this.#for(ownerId, () => this.#pages.run(key, { values: pageValues, order, build: (v) => query(v) }, ownerId));
   }
 
   #page(key: string, request: PageRequest): Promise<TaskRecord[]> {
@@ -416,7 +457,11 @@ export class TaskRepository {
         .selectFrom('task')
         .select((eb) => eb.fn.countAll<string>().as('count'))
         .where((eb) => eb.and([...scoped(eb, filter), ...searched(eb, filter)]));
-    const [row] = await this.#for(ownerId, () => run(this.#db, `count:${shape}`, build, search === undefined ? values : { ...values, search }));
+    const key = `count:${shape}`;
+    const [row] =
+      search === undefined
+        ? await this.#for(ownerId, () => run(this.#db, key, build, values))
+        : await this.#search(ownerId, key, () => run(this.#db, key, build, { ...values, search }));
     // count(*) is a bigint, which pg returns as a string.
     return Number(row?.count ?? 0);
   }
