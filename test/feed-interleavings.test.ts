@@ -1,13 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import type { ChangeRead, ChangeRow, TaskChangeLog } from '../src/tasks/task.change-log.ts';
-import { decodeCursor, delivered, fromSnapshot, ownerTag, type FeedPosition } from '../src/tasks/task.feed-position.ts';
+import { decodeCursor, delivered, ownerTag } from '../src/tasks/task.feed-position.ts';
 import { TaskFeed, type TaskEventRecord, type TaskEventStream } from '../src/tasks/task.feed.ts';
+import { Cluster, random, type Row } from './support/snapshot-model.ts';
 
 /**
  * TaskFeed's bookkeeping (the shared head, subscribers away from it, catch-up reads, slow clients,
  * pages) under every interleaving timers give it: the feed runs against a model of the change log
- * whose snapshots follow PostgreSQL's rules (test/feed-position.test.ts has the same model), and
+ * whose snapshots follow PostgreSQL's rules (test/support/snapshot-model.ts, shared with test/feed-position.test.ts), and
  * every query takes a random while, so that polls, catch-up reads and the snapshots of new
  * subscriptions finish in any order. Writers begin, write, commit and roll back at random;
  * subscriptions start at random moments, some read slowly, some end and resume from the cursor of
@@ -15,54 +16,6 @@ import { TaskFeed, type TaskEventRecord, type TaskEventStream } from '../src/tas
  * started, once, nothing committed before, and cursors that hold exactly what came before them.
  * (test/feed.test.ts and test/feed-start.test.ts check the same against PostgreSQL itself.)
  */
-
-interface Row {
-  xid: number;
-  id: number;
-  owner: string;
-}
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Cluster {
-  nextXid = 3;
-  nextId = 1;
-  latestCompleted = 2;
-  readonly running = new Set<number>();
-  readonly committed = new Set<number>();
-  readonly rows: Row[] = [];
-  begin(): number {
-    const xid = this.nextXid++;
-    this.running.add(xid);
-    return xid;
-  }
-  write(xid: number, owner: string): void {
-    this.rows.push({ xid, id: this.nextId++, owner });
-  }
-  end(xid: number, commit: boolean): void {
-    this.running.delete(xid);
-    this.latestCompleted = Math.max(this.latestCompleted, xid);
-    if (commit) this.committed.add(xid);
-  }
-  /** As PostgreSQL takes one: xmax is the latest completed transaction + 1; running ones below it are listed. */
-  snapshot(): FeedPosition {
-    const xmax = this.latestCompleted + 1;
-    const xip = [...this.running].filter((x) => x < xmax).sort((a, b) => a - b);
-    return fromSnapshot(`${xip[0] ?? xmax}:${xmax}:${xip.join(',')}`, Math.floor(Date.now() / 1000));
-  }
-  visible(s: FeedPosition, r: Row): boolean {
-    return this.committed.has(r.xid) && r.xid < s.xmax && !s.xip.includes(r.xid);
-  }
-}
 
 async function run(seed: number): Promise<{ problems: string[]; rows: number; events: number }> {
   const rnd = random(seed);
@@ -73,18 +26,16 @@ async function run(seed: number): Promise<{ problems: string[]; rows: number; ev
   const log: Pick<TaskChangeLog, 'snapshot' | 'read' | 'prune'> = {
     async snapshot() {
       await pause(4);
-      const s = db.snapshot();
+      const s = db.snapshot(Math.floor(Date.now() / 1000));
       await pause(4);
       return s;
     },
     async read(from, owner, limit): Promise<ChangeRead> {
       await pause(4);
-      const s = db.snapshot();
-      const rows = db.rows.filter((r) => db.visible(s, r) && (owner === undefined || r.owner === owner) && !delivered(from, r.xid, r.id));
-      rows.sort((a, b) => a.xid - b.xid || a.id - b.id);
+      const s = db.snapshot(Math.floor(Date.now() / 1000));
+      const { rows, next } = db.read(from, s, owner, limit);
       await pause(4);
-      const next = rows[limit];
-      return { snapshot: s, prunedBelow: 0, rows: rows.slice(0, limit).map(change), next: next && change(next) };
+      return { snapshot: s, prunedBelow: 0, rows: rows.map(change), next: next && change(next) };
     },
     prune: () => Promise.resolve(0),
   };

@@ -10,6 +10,7 @@ import {
   union,
   type FeedPosition,
 } from '../src/tasks/task.feed-position.ts';
+import { Cluster, random, type Row } from './support/snapshot-model.ts';
 
 /**
  * The position algebra behind resumable live updates, against a model of PostgreSQL's snapshots:
@@ -18,65 +19,6 @@ import {
  * resumes from the position of the last event it got. Whatever happens, it must be given every
  * committed change exactly once (and nothing rolled back).
  */
-
-interface Row {
-  xid: number;
-  id: number;
-  owner: string;
-}
-
-/** A tiny deterministic PRNG, so that a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Cluster {
-  nextXid = 3;
-  nextId = 1;
-  readonly running = new Set<number>();
-  readonly committed = new Set<number>();
-  readonly rows: Row[] = [];
-  time = 1_000;
-
-  begin(): number {
-    const xid = this.nextXid++;
-    this.running.add(xid);
-    return xid;
-  }
-  write(xid: number, owner: string): void {
-    this.rows.push({ xid, id: this.nextId++, owner });
-  }
-  end(xid: number, commit: boolean): void {
-    this.running.delete(xid);
-    if (commit) this.committed.add(xid);
-  }
-  /** What pg_current_snapshot() would say now, as text. */
-  snapshot(): FeedPosition {
-    const xip = [...this.running].sort((a, b) => a - b);
-    const xmax = this.nextXid;
-    return fromSnapshot(`${xip[0] ?? xmax}:${xmax}:${xip.join(',')}`, this.time++);
-  }
-  /** Rows visible in `s` that `from` lacks, of `owner` (or everyone's), in (xid, id) order, limited like task_change reads. */
-  read(from: FeedPosition, s: FeedPosition, owner: string | undefined, limit: number): { rows: Row[]; next: Row | undefined } {
-    const visible = this.rows.filter(
-      (r) =>
-        this.committed.has(r.xid) &&
-        r.xid < s.xmax &&
-        !s.xip.includes(r.xid) &&
-        (owner === undefined || r.owner === owner) &&
-        !delivered(from, r.xid, r.id),
-    );
-    visible.sort((a, b) => a.xid - b.xid || a.id - b.id);
-    return { rows: visible.slice(0, limit), next: visible[limit] };
-  }
-}
 
 /** TaskFeed's rule: where a reader at `p` stands after `last` of a read with snapshot `s`, nothing from `next` on. */
 function positionAfter(p: FeedPosition, s: FeedPosition, last: Row | undefined, next: Row | undefined): FeedPosition {
