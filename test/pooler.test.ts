@@ -28,26 +28,63 @@ async function waitingStatements(client: pg.Client, database: string): Promise<n
   return rows[0]?.n ?? 0;
 }
 
-describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () => {
-  let bouncer: PgBouncer;
-  let server: TestServer;
-  let user: TestUser;
+/** What a describe below runs against: a server behind PgBouncer, one user, and the live clients to close. */
+interface BehindPgBouncer {
+  bouncer: PgBouncer;
+  server: TestServer;
+  user: TestUser;
+  /** A graphql-ws client of `user`, closed after the describe. */
+  live(): LiveClient;
+  /** With `cut`: PgBouncer -> PostgreSQL, server -> PgBouncer and server -> PostgreSQL (direct). */
+  proxies: TcpProxy[];
+}
+
+/**
+ * Starts PgBouncer (transaction mode, its defaults) in front of the test PostgreSQL and a server whose
+ * DATABASE_URL goes through it, before the describe's tests, and stops both after them.
+ * `unpooled`: DATABASE_URL_UNPOOLED straight to PostgreSQL. `cut`: every one of those connections
+ * through a proxy of the test's, which can cut it.
+ */
+function behindPgBouncer(options: { env?: Record<string, string>; unpooled: boolean; cut?: boolean }): BehindPgBouncer {
+  const setup = { proxies: [] as TcpProxy[] } as unknown as BehindPgBouncer;
   const clients: LiveClient[] = [];
+  setup.live = () => {
+    const client = liveClient(setup.server.graphqlUrl, () => setup.user.token);
+    clients.push(client);
+    return client;
+  };
   beforeAll(async () => {
-    bouncer = await startPgBouncer(process.env['TEST_ADMIN_DATABASE_URL']!);
-    server = await startServer(
-      { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) },
-      { databaseUrl: (url) => bouncer.urlFor(url), unpooledUrl: (url) => url },
-    );
-    user = await signUp(server.url);
+    const adminUrl = process.env['TEST_ADMIN_DATABASE_URL']!;
+    const admin = new URL(adminUrl);
+    const proxy = async (host: string, port: number) => {
+      const p = await startTcpProxy(host, port);
+      setup.proxies.push(p);
+      return p;
+    };
+    const upstream = options.cut ? await proxy(admin.hostname, Number(admin.port || 5432)) : undefined;
+    setup.bouncer = await startPgBouncer(upstream ? upstream.urlFor(adminUrl) : adminUrl);
+    const pooled = options.cut ? await proxy('127.0.0.1', setup.bouncer.port) : undefined;
+    const direct = options.cut ? await proxy(admin.hostname, Number(admin.port || 5432)) : undefined;
+    setup.server = await startServer(options.env ?? {}, {
+      databaseUrl: (url) => (pooled ? pooled.urlFor(url) : setup.bouncer.urlFor(url)),
+      ...(options.unpooled ? { unpooledUrl: (url: string) => (direct ? direct.urlFor(url) : url) } : {}),
+    });
+    setup.user = await signUp(setup.server.url);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose().catch(() => {})));
-    await server.stop();
-    await bouncer.stop();
+    await setup.server.stop();
+    await setup.bouncer.stop();
+    await Promise.all(setup.proxies.map((p) => p.close()));
   });
+  return setup;
+}
+
+describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () => {
+  const setup = behindPgBouncer({ env: { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }, unpooled: true });
 
   it('starts, saying that statement bounds and statement names follow the pooler, and that its LISTEN connection hears', () => {
+    const { server } = setup;
     const messages = server.logs.map((l) => String(l['msg']));
     expect(messages).toContainEqual(expect.stringMatching(/^DATABASE_URL does not take the statement bounds as startup parameters/));
     expect(messages).not.toContainEqual(expect.stringMatching(/^DATABASE_URL_UNPOOLED does not take/));
@@ -57,6 +94,7 @@ describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () 
   });
 
   it('serves 200 concurrent creates and reads', async () => {
+    const { server, user } = setup;
     // Spread over users: one user's requests beyond their share of the pool (DB_POOL_MAX_PER_USER)
     // wait their turn, which is not what this measures.
     const users = [user, ...(await Promise.all(Array.from({ length: 7 }, () => signUp(server.url))))];
@@ -77,8 +115,8 @@ describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () 
   });
 
   it('delivers a live update (LISTEN on the direct connection)', async () => {
-    const live = liveClient(server.graphqlUrl, () => user.token);
-    clients.push(live);
+    const { server, user } = setup;
+    const live = setup.live();
     await connected(live);
     const sub = subscribe<TaskEventsSubscription, Record<string, never>>(live, TaskEventsDocument);
     const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'heard' } }, user.token);
@@ -96,6 +134,7 @@ describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () 
   });
 
   it('ends a statement held on a lock inside PostgreSQL within the bound, leaving nothing waiting there', async () => {
+    const { server, user } = setup;
     const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'locked' } }, user.token);
     const locker = new pg.Client({ connectionString: server.database.url });
     await locker.connect();
@@ -116,6 +155,7 @@ describe('behind PgBouncer in transaction mode, with DATABASE_URL_UNPOOLED', () 
   });
 
   it('replays an idempotent retry and checks versions', async () => {
+    const { server, user } = setup;
     const key = `pooler-${Date.now()}`;
     const post = () =>
       fetch(server.graphqlUrl, {
@@ -145,22 +185,10 @@ function refusalCodes(sub: { error: unknown; results: Array<{ errors?: ReadonlyA
 }
 
 describe('behind PgBouncer in transaction mode, without DATABASE_URL_UNPOOLED', () => {
-  let bouncer: PgBouncer;
-  let server: TestServer;
-  let user: TestUser;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    bouncer = await startPgBouncer(process.env['TEST_ADMIN_DATABASE_URL']!);
-    server = await startServer({}, { databaseUrl: (url) => bouncer.urlFor(url) });
-    user = await signUp(server.url);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.dispose().catch(() => {})));
-    await server.stop();
-    await bouncer.stop();
-  });
+  const setup = behindPgBouncer({ unpooled: false });
 
   it('logs an error naming DATABASE_URL_UNPOOLED: its LISTEN connection hears nothing', () => {
+    const { server } = setup;
     const errors = server.logs.filter((l) => Number(l['level']) >= 50).map((l) => String(l['msg']));
     expect(errors).toEqual([
       expect.stringMatching(/did not reach this instance's LISTEN connection.*Set DATABASE_URL_UNPOOLED to a direct connection/),
@@ -168,8 +196,8 @@ describe('behind PgBouncer in transaction mode, without DATABASE_URL_UNPOOLED', 
   });
 
   it('refuses subscriptions with SERVICE_UNAVAILABLE and serves HTTP (ready)', async () => {
-    const live = liveClient(server.graphqlUrl, () => user.token);
-    clients.push(live);
+    const { server, user } = setup;
+    const live = setup.live();
     await connected(live);
     const sub = subscribe<TaskEventsSubscription, Record<string, never>>(live, TaskEventsDocument);
     await eventually(
@@ -188,31 +216,11 @@ describe('behind PgBouncer in transaction mode, without DATABASE_URL_UNPOOLED', 
 describe("Neon's scale to zero: every connection, pooled and direct, cut at once", () => {
   // server -> PgBouncer, PgBouncer -> PostgreSQL, server -> PostgreSQL (DATABASE_URL_UNPOOLED):
   // a suspended compute drops all three, the LISTEN registration with them.
-  let upstream: TcpProxy;
-  let pooled: TcpProxy;
-  let direct: TcpProxy;
-  let bouncer: PgBouncer;
-  let server: TestServer;
-  let user: TestUser;
-  const clients: LiveClient[] = [];
-  beforeAll(async () => {
-    const admin = new URL(process.env['TEST_ADMIN_DATABASE_URL']!);
-    upstream = await startTcpProxy(admin.hostname, Number(admin.port || 5432));
-    direct = await startTcpProxy(admin.hostname, Number(admin.port || 5432));
-    bouncer = await startPgBouncer(upstream.urlFor(admin.toString()));
-    pooled = await startTcpProxy('127.0.0.1', bouncer.port);
-    server = await startServer({}, { databaseUrl: (url) => pooled.urlFor(url), unpooledUrl: (url) => direct.urlFor(url) });
-    user = await signUp(server.url);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.dispose().catch(() => {})));
-    await server.stop();
-    await bouncer.stop();
-    await Promise.all([upstream, pooled, direct].map((p) => p.close()));
-  });
+  const setup = behindPgBouncer({ unpooled: true, cut: true });
 
   /** Touches a task of the user until `sub` hears of it. */
   async function heard(sub: { results: Array<{ data?: TaskEventsSubscription | null }>; error: unknown }, what: string): Promise<void> {
+    const { server, user } = setup;
     const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: what } }, user.token);
     let touches = 0;
     await eventually(
@@ -226,17 +234,17 @@ describe("Neon's scale to zero: every connection, pooled and direct, cut at once
     );
   }
 
-  const status = async (path: string) => (await fetch(`${server.url}${path}`)).status;
+  const status = async (path: string) => (await fetch(`${setup.server.url}${path}`)).status;
 
   it('answers 503 while cut, then recovers by itself: HTTP, the LISTEN connection (checked again), and live updates', async () => {
-    const before = liveClient(server.graphqlUrl, () => user.token);
-    clients.push(before);
+    const { server, user } = setup;
+    const before = setup.live();
     await connected(before);
     await heard(subscribe<TaskEventsSubscription, Record<string, never>>(before, TaskEventsDocument), 'before the cut');
     const listening = () => server.logs.filter((l) => l['msg'] === 'listening for change notifications' && l['checked'] === true).length;
     expect(listening()).toBe(1);
 
-    for (const proxy of [upstream, pooled, direct]) proxy.cut();
+    for (const proxy of setup.proxies) proxy.cut();
 
     // Subscribers are told to resync (the socket closes with 1013; graphql-ws reconnects, and
     // the app subscribes again with its last cursor).
@@ -253,7 +261,7 @@ describe("Neon's scale to zero: every connection, pooled and direct, cut at once
     await eventually(async () => ((await status('/readyz')) === 503 ? true : undefined), undefined, '/readyz 503');
     expect(await status('/healthz')).toBe(200);
 
-    for (const proxy of [upstream, pooled, direct]) proxy.restore();
+    for (const proxy of setup.proxies) proxy.restore();
 
     // PgBouncer waits server_login_retry (15 s by default) after failed logins before trying again.
     await eventually(
@@ -265,8 +273,7 @@ describe("Neon's scale to zero: every connection, pooled and direct, cut at once
     await eventually(() => (listening() >= 2 ? true : undefined), 45_000, 'the LISTEN connection, re-LISTENed and checked');
     expect(server.logs.map((l) => l['msg'])).toContain('LISTEN connection lost; reconnecting');
 
-    const after = liveClient(server.graphqlUrl, () => user.token);
-    clients.push(after);
+    const after = setup.live();
     await connected(after);
     await heard(subscribe<TaskEventsSubscription, Record<string, never>>(after, TaskEventsDocument), 'after the cut');
     // The check passed again after the reconnection: no instance left deaf by the outage.
@@ -275,23 +282,11 @@ describe("Neon's scale to zero: every connection, pooled and direct, cut at once
 });
 
 describe('shutdown behind PgBouncer in transaction mode', () => {
-  let bouncer: PgBouncer;
-  let server: TestServer;
-  beforeAll(async () => {
-    bouncer = await startPgBouncer(process.env['TEST_ADMIN_DATABASE_URL']!);
-    // A lock wait that would outlast the test: only shutdown's cancel can end it.
-    server = await startServer(
-      { SHUTDOWN_TIMEOUT_MS: '500', DB_STATEMENT_TIMEOUT_MS: '600000' },
-      { databaseUrl: (url) => bouncer.urlFor(url), unpooledUrl: (url) => url },
-    );
-  });
-  afterAll(async () => {
-    await server.stop();
-    await bouncer.stop();
-  });
+  // A lock wait that would outlast the test: only shutdown's cancel can end it.
+  const setup = behindPgBouncer({ env: { SHUTDOWN_TIMEOUT_MS: '500', DB_STATEMENT_TIMEOUT_MS: '600000' }, unpooled: true });
 
   it('ends a write waiting on a lock through the pooler (terminated over DATABASE_URL_UNPOOLED); it rolls back', async () => {
-    const user = await signUp(server.url);
+    const { server, user } = setup;
     const { createTask } = await expectData(server.graphqlUrl, CreateTaskDocument, { input: { title: 'original' } }, user.token);
     const locker = new pg.Client({ connectionString: server.database.url });
     await locker.connect();
