@@ -28,7 +28,7 @@ interface Call {
   fail: (err: Error) => void;
 }
 
-function harness(concurrency: number, maxBatch = 100, maxWaitMs = 60_000, slowMs = Infinity) {
+function harness(concurrency: number, maxBatch = 100, maxWaitMs = 60_000, slowMs = Infinity, alone = (_item: number) => false) {
   const calls: Call[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -56,6 +56,7 @@ function harness(concurrency: number, maxBatch = 100, maxWaitMs = 60_000, slowMs
     maxWaitMs,
     runOne: async (shape, item) => (await query(shape, [item]))[0]!,
     runMany: (shape, items) => query(shape, items),
+    alone,
     isTimeout: (err) => (err as { code?: unknown }).code === '57014',
     slowMs,
   });
@@ -249,6 +250,17 @@ describe("Batcher: each user's fair share", () => {
     expect(await Promise.all(later)).toEqual([40, 50, 60]);
     // Her read alone was fast this time: she is batched again.
     expect(batcher.unbatched('alice')).toBe(false);
+  });
+
+  it('never batches a request that is to be read alone', async () => {
+    const { batcher, calls } = harness(1, 100, 60_000, Infinity, (item) => item === 3);
+    const results = [1, 2, 3, 4].map((i) => batcher.run('a', i, `u${i}`));
+    for (let n = 0; n < 3; n++) {
+      calls.at(-1)!.finish();
+      await settle();
+    }
+    expect(calls.map((c) => c.items)).toEqual([[1], [2, 4], [3]]);
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40]);
   });
 
   it('marks a user whose read alone took slowMs or more as slow', async () => {

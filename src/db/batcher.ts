@@ -31,6 +31,7 @@ export class Batcher<T, R> {
   readonly #runMany: (shape: string, items: T[]) => Promise<R[]>;
   readonly #maxWaitMs: number;
   readonly #isTimeout: (err: unknown) => boolean;
+  readonly #alone: (item: T) => boolean;
   readonly #slowMs: number;
   readonly #unbatched: ExpiringSet;
   /** Sweeps out requests that have waited too long, while any wait. */
@@ -50,6 +51,8 @@ export class Batcher<T, R> {
     runOne: (shape: string, item: T) => Promise<R>;
     /** Several requests of one shape in one query: one result per item, in the items' order. */
     runMany: (shape: string, items: T[]) => Promise<R[]>;
+    /** Whether a request is always read on its own (never batched). */
+    alone?: (item: T) => boolean;
     /** Whether a query's failure is the statement timeout (its cost, not an outage). */
     isTimeout?: (err: unknown) => boolean;
     /** A query of one user that takes this long marks the user as slow (not batched). */
@@ -66,6 +69,7 @@ export class Batcher<T, R> {
     this.#runMany = options.runMany;
     this.#maxWaitMs = options.maxWaitMs;
     this.#isTimeout = options.isTimeout ?? (() => false);
+    this.#alone = options.alone ?? (() => false);
     this.#slowMs = options.slowMs ?? Infinity;
     this.#unbatched = new ExpiringSet(options.unbatchedMs ?? 60_000, options.maxUnbatched ?? 10_000);
   }
@@ -139,8 +143,8 @@ export class Batcher<T, R> {
         batch.length < this.#maxBatch &&
         count < this.#perUser &&
         (!chosen || this.#inFlightOf(w.user) === 0) &&
-        // A slow user's request goes alone, and nothing joins it.
-        !(batch[0] && (this.#unbatched.has(w.user) || this.#unbatched.has(batch[0].user)));
+        // A slow user's request (or one that is never batched) goes alone, and nothing joins it.
+        !(batch[0] && (this.#solo(w) || this.#solo(batch[0])));
       if (fits) {
         batch.push(w);
         taken.set(w.user, (taken.get(w.user) ?? 0) + 1);
@@ -152,6 +156,10 @@ export class Batcher<T, R> {
     this.#waiting.delete(shape);
     if (left.length > 0) this.#waiting.set(shape, left);
     return { shape, batch };
+  }
+
+  #solo(w: Waiting<T, R>): boolean {
+    return this.#alone(w.item) || this.#unbatched.has(w.user);
   }
 
   #send(shape: string, batch: Array<Waiting<T, R>>): void {

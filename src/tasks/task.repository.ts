@@ -70,7 +70,6 @@ export const slot: Value = (name) => `${SLOT}${name}` as never;
  */
 const PAGE_SLOT_TYPES = {
   owner: 'text',
-  completed: 'bool',
   priority: 'int2',
   dueBefore: 'timestamptz',
   dueAfter: 'timestamptz',
@@ -130,11 +129,18 @@ export function compileTemplate(key: string, build: () => Compilable, values: Re
  * everything that changes the SQL text; `values` declares the slots, and every parameter of the
  * query must be one of them.
  */
-async function run<R>(db: Db, key: string, build: () => Compilable<R>, values: Record<string, unknown>): Promise<R[]> {
+async function run<R>(
+  db: Db,
+  key: string,
+  build: () => Compilable<R>,
+  values: Record<string, unknown>,
+  options: { prepared?: boolean } = {},
+): Promise<R[]> {
   let template = templates.get(key);
   if (!template) {
     template = compileTemplate(key, build, values);
-    prepareStatement(template.compiled.sql);
+    // Unprepared (unnamed), a statement is planned for its values each time (see valueDependent).
+    if (options.prepared !== false) prepareStatement(template.compiled.sql);
     templates.set(key, template);
   }
   const { compiled, slots } = template;
@@ -147,11 +153,13 @@ async function run<R>(db: Db, key: string, build: () => Compilable<R>, values: R
 
 /**
  * Conditions shared by a page and its count, but the text search (`searched`). The owner always
- * comes first: no query without it.
+ * comes first: no query without it. `completed` is a constant of the shape, not a slot: a
+ * prepared statement's generic plan can then use the partial indexes of open tasks (migration
+ * Migration20261218000000_open_task_indexes), which `completed = $2` could never prove it may.
  */
 function scoped(eb: Eb, filter: TaskFilterValues, v: Value<PageSlot> = slot): Array<Expression<SqlBool>> {
   const where: Array<Expression<SqlBool>> = [eb('owner_id', '=', v('owner'))];
-  if (filter.completed !== undefined) where.push(eb('completed', '=', v('completed')));
+  if (filter.completed !== undefined) where.push(eb('completed', '=', sql.lit(filter.completed)));
   if (filter.priority !== undefined) where.push(eb('priority', '=', v('priority')));
   if (filter.dueBefore !== undefined) where.push(eb('due_at', '<', v('dueBefore')));
   if (filter.dueAfter !== undefined) where.push(eb('due_at', '>', v('dueAfter')));
@@ -167,7 +175,8 @@ function searched(eb: Eb, filter: TaskFilterValues): Array<Expression<SqlBool>> 
 function filterSlots(ownerId: string, filter: TaskFilterValues): { shape: string; values: PageValues; search: string | undefined } {
   const values: PageValues = { owner: ownerId };
   let shape = '';
-  for (const name of ['completed', 'priority', 'dueBefore', 'dueAfter'] as const) {
+  if (filter.completed !== undefined) shape += `completed=${filter.completed},`;
+  for (const name of ['priority', 'dueBefore', 'dueAfter'] as const) {
     const value = filter[name];
     if (value === undefined) continue;
     shape += `${name},`;
@@ -222,7 +231,21 @@ interface PageRequest {
   values: PageValues;
   order: TaskOrder;
   build: (v: Value<PageSlot>) => SelectQueryBuilder<TaskTables, 'task', TaskRecord>;
+  /** Read alone and planned for its values (see valueDependent). */
+  alone: boolean;
 }
+
+/**
+ * Whether the best plan of a page depends on its values, not only its shape: a due-date range in
+ * an order other than by due date. Either the order's index is walked, skipping the rows outside
+ * the range, or the range is read from the due-date index and sorted; which is quick depends on
+ * how many of the owner's tasks the range holds. A prepared statement's generic plan (and the
+ * lateral subquery of a batch) guesses once for every value: for a user with 1.5M tasks and a
+ * range holding none of them, it walked all 1.5M (2.1 s) where the plan for the values took 7 ms.
+ * Such pages are planned for their values each time (unnamed statements) and never batched.
+ */
+const valueDependent = (filter: TaskFilterValues, order: TaskOrder) =>
+  order !== 'DUE_AT_ASC' && (filter.dueBefore !== undefined || filter.dueAfter !== undefined);
 
 /** At most this many pages in one query: a bound on its parameters and on its rows (x limit). */
 const MAX_PAGE_BATCH = 64;
@@ -319,6 +342,7 @@ export class TaskRepository {
       maxWaitMs: options.maxWaitMs,
       runOne: (key, request) => this.#page(key, request),
       runMany: (key, requests) => this.#pageBatch(key, requests),
+      alone: (request) => request.alone,
       isTimeout: isStatementTimeout,
       slowMs: SLOW_READ_MS,
       unbatchedMs: UNBATCHED_MS,
@@ -408,12 +432,13 @@ export class TaskRepository {
         return run(this.#db, key, () => query(slot, (eb) => searched(eb, filter)), { ...pageValues, search });
       });
     }
-    return this.#for(ownerId, () => this.#pages.run(key, { values: pageValues, order, build: (v) => query(v) }, ownerId));
+    const request = { values: pageValues, order, build: (v: Value<PageSlot>) => query(v), alone: valueDependent(filter, order) };
+    return this.#for(ownerId, () => this.#pages.run(key, request, ownerId));
   }
 
   #page(key: string, request: PageRequest): Promise<TaskRecord[]> {
     this.#onPageQuery(1);
-    return run(this.#db, key, () => request.build(slot), request.values);
+    return run(this.#db, key, () => request.build(slot), request.values, { prepared: !request.alone });
   }
 
   /**
