@@ -232,9 +232,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger.warn(limits, 'HTTP_MAX_CONNECTIONS leaves too few open files for the database and logs: raise the open-file limit or lower it');
     }
     // Overload shedding: /graphql is saturated when the event loop runs late or the application's
-    // database work queues (connections of its pool, page reads waiting for their turn); /api/auth
-    // when the loop runs late or Better Auth's pool queues. Page reads are counted once the task
-    // repository exists.
+    // database work queues (connections of its pool, page reads and task writes waiting for their
+    // turn); /api/auth when the loop runs late or Better Auth's pool queues. Page reads and writes
+    // are counted once the task repository exists.
     let pageWaitMs = () => 0;
     const { maxEventLoopDelayMs, maxDbWaitMs } = config.overload;
     const overload =
@@ -322,8 +322,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       quotas: config.quotas,
       share,
       onPageQuery: metrics ? (pages) => metrics.pageQuery(pages) : undefined,
+      concurrentWrites: config.db.writeConcurrency,
+      onWriteStatement: metrics ? (operation, writes) => metrics.writeStatement(operation, writes) : undefined,
     });
-    pageWaitMs = () => tasks.pageWaitMs();
+    pageWaitMs = () => Math.max(tasks.pageWaitMs(), tasks.writeWaitMs());
+    metrics?.watchWrites(() => tasks.writesWaiting());
     const contextDeps = {
       tasks,
       verifier,

@@ -95,6 +95,8 @@ export interface Config {
     pageConcurrency: number;
     /** Text searches running at once, in slots of their own. */
     searchConcurrency: number;
+    /** Batched task writes (creates, updates without text) in flight at once; past that, waiting writes of one kind are sent together. */
+    writeConcurrency: number;
     /** Bound on opening a connection. */
     connectTimeoutMs: number;
     /** Bound on waiting for a free connection of the pool. */
@@ -291,6 +293,7 @@ const envSchema = z.object({
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   DB_PAGE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
   DB_SEARCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
+  DB_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
   DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
@@ -591,6 +594,7 @@ export function parseConfig(env: Record<string, string | undefined>, devSecret?:
       pageConcurrency: Math.min(e.DB_PAGE_CONCURRENCY, e.DB_POOL_SIZE),
       // Text searches scan a user's text: slots of their own, so that they never hold the pages' slots.
       searchConcurrency: Math.min(e.DB_SEARCH_CONCURRENCY, e.DB_POOL_SIZE),
+      writeConcurrency: Math.min(e.DB_WRITE_CONCURRENCY, e.DB_POOL_SIZE),
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,

@@ -51,3 +51,19 @@ export function databaseError(err: unknown): unknown {
     cause: err,
   });
 }
+
+/**
+ * Whether PostgreSQL answered the statement with an error of its own (an ErrorResponse with a
+ * SQLSTATE: a constraint, a trigger's exception, a lock not granted in time): then an autocommit
+ * statement wrote nothing, and running its parts again cannot write anything twice. Not for a
+ * connection lost or timed out on the client's side (the statement may have committed before the
+ * answer was lost), nor for the database refusing work for now (an outage or an overload:
+ * running each part again would only multiply the load), but for a lock not granted (55P03) or a
+ * deadlock (40P01), which are about the rows, not the database.
+ */
+export function refusedStatement(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, severity } = err as { code?: unknown; severity?: unknown };
+  if (typeof severity !== 'string' || typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
+  return code === '55P03' || code === '40P01' || !isDatabaseUnavailable(err);
+}

@@ -12,7 +12,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { Batcher } from '../db/batcher.ts';
 import { prepareStatement } from '../db/connection.ts';
 import type { PoolShare } from '../db/pool-share.ts';
-import { databaseError } from '../db/errors.ts';
+import { databaseError, refusedStatement } from '../db/errors.ts';
+import { ALONE, WriteBatcher } from '../db/write-batcher.ts';
 import { QuotaExceeded } from '../errors.ts';
 import type { CursorPosition } from './task.cursor.ts';
 import type { TaskTables } from './task.entity.ts';
@@ -269,6 +270,10 @@ export interface Quotas {
   maxTaskTextBytesPerUser: number;
 }
 
+/** The fields an update may change, and their columns. */
+const UPDATE_FIELDS = ['title', 'description', 'completed', 'priority', 'dueAt'] as const;
+const UPDATE_COLUMN = { title: 'title', description: 'description', completed: 'completed', priority: 'priority', dueAt: 'due_at' } as const;
+
 /**
  * A one-row FROM item that hands the quotas to the task_usage triggers (migration
  * Migration20261216000000_task_usage) for the rest of the statement's transaction. A volatile
@@ -278,6 +283,13 @@ const QUOTA_LIMITS =
   sql`(select set_config('taskgraph.max_tasks', ${slot('maxTasks')}, true), set_config('taskgraph.max_text_bytes', ${slot('maxTextBytes')}, true))`.as(
     'quota',
   );
+
+/**
+ * QUOTA_LIMITS for a batch of creates, with a short lock_timeout for the rest of the statement (see
+ * BATCH_LOCK_TIMEOUT_MS): a batch that waits past it fails with nothing written, and its creates run alone.
+ */
+const BATCH_LIMITS = sql`(select set_config('taskgraph.max_tasks', ${slot('maxTasks')}, true),
+    set_config('taskgraph.max_text_bytes', ${slot('maxTextBytes')}, true), set_config('lock_timeout', ${slot('lockTimeout')}, true))`.as('quota');
 
 /** Database outages become ServiceUnavailable; everything else (bugs) goes on as it is. */
 async function guarded<R>(work: Promise<R>): Promise<R> {
@@ -295,6 +307,43 @@ export interface NewTask {
   dueAt: Date | null;
 }
 export type TaskChanges = Partial<NewTask & { completed: boolean }>;
+
+/** The writes that are batched (see TaskRepository's constructor): a create, or an update that changes no text. */
+type Write =
+  | { kind: 'create'; values: CreateValues }
+  | { kind: 'update'; ownerId: string; id: string; changes: TaskChanges; expectedVersion: number | undefined };
+interface CreateValues {
+  id: string;
+  owner: string;
+  title: string;
+  description: string | null;
+  priority: number;
+  dueAt: Date | null;
+}
+
+/** At most this many writes in one statement: a bound on its rows, its locks and its time. */
+const MAX_WRITE_BATCH = 64;
+/**
+ * How long a batch of creates waits for a lock (the owners' task_usage rows, which a create or a
+ * text update of the same owner holds until it commits) before it gives up and each of its creates
+ * is run alone: a row held by a long transaction elsewhere must not hold everyone's creates.
+ */
+const BATCH_LOCK_TIMEOUT_MS = 250;
+
+/** A task's columns under their record names, read from the row `t` (a batch's statements join other rows that have an id too). */
+const RETURNED = sql.join([
+  sql`t.id`,
+  sql`t.owner_id as "ownerId"`,
+  sql`t.title`,
+  sql`t.description`,
+  sql`t.completed`,
+  sql`t.priority`,
+  ...(['due_at', 'created_at', 'updated_at'] as const).map(
+    (c) =>
+      sql`to_char(${sql.ref(`t.${c}`)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${sql.id({ due_at: 'dueAt', created_at: 'createdAt', updated_at: 'updatedAt' }[c])}`,
+  ),
+  sql`t.version`,
+]);
 
 /** What the owner has under an id, told without loading the task: nothing, someone else's, or theirs (at a version). */
 export type TaskPresence = { kind: 'none' } | { kind: 'foreign' } | { kind: 'own'; version: number };
@@ -314,6 +363,7 @@ export class TaskRepository {
   readonly #quotas: Quotas;
   /** The quotas as the statements' slots take them (set_config takes text). */
   readonly #limits: { maxTasks: string; maxTextBytes: string };
+  readonly #writes: WriteBatcher<Write, TaskRecord | undefined>;
 
   /**
    * One per application: the batcher of pages is shared by all requests. `concurrentPages`: how
@@ -333,6 +383,10 @@ export class TaskRepository {
       quotas: Quotas;
       share: PoolShare;
       onPageQuery?: (pages: number) => void;
+      /** Batched writes in flight at once before writes wait to be batched (DB_WRITE_CONCURRENCY); default 2. */
+      concurrentWrites?: number;
+      /** Told how many writes each write statement carried (metrics: how much batching happens). */
+      onWriteStatement?: (operation: Write['kind'], writes: number) => void;
     },
   ) {
     this.#db = db;
@@ -358,6 +412,32 @@ export class TaskRepository {
       runOne: (_key, search) => search(),
       runMany: (_key, searches) => Promise.all(searches.map((search) => search())),
     });
+    // Creates, and updates that change no text, are batched under load: a busy database spends most
+    // of a single-row write on the statement and its commit, not on the row (see createMany and
+    // updateMany). Text updates stay alone: the quota trigger locks their owner's usage row, in an
+    // order an UPDATE cannot set.
+    const onWrite = options.onWriteStatement ?? (() => {});
+    this.#writes = new WriteBatcher<Write, TaskRecord | undefined>({
+      concurrency: options.concurrentWrites ?? 2,
+      maxBatch: MAX_WRITE_BATCH,
+      maxWaitMs: options.maxWaitMs,
+      runOne: (_, write) => (write.kind === 'create' ? this.#createOne(write.values) : this.#updateOne(write)),
+      runMany: (kind, writes) => (kind === 'create' ? this.#createMany(writes) : this.#updateMany(writes)),
+      retryAlone: refusedStatement,
+      onBatch: (kind, size) => {
+        onWrite(kind as Write['kind'], size);
+      },
+    });
+  }
+
+  /** Writes waiting for their turn to be sent (DB_WRITE_CONCURRENCY in flight). */
+  writesWaiting(): number {
+    return this.#writes.waiting();
+  }
+
+  /** Milliseconds the longest-waiting batched write has waited for its turn (queued database work); 0 when none waits. */
+  writeWaitMs(): number {
+    return this.#writes.oldestWaitMs();
   }
 
   /**
@@ -500,6 +580,27 @@ export class TaskRepository {
    * "user"). QuotaExceeded, with nothing stored, when the owner's tasks or text would pass a quota.
    */
   async create(ownerId: string, task: NewTask): Promise<TaskRecord | undefined> {
+    // UUIDv7: time-ordered, so new rows append to the primary-key index.
+    const values: CreateValues = {
+      id: uuidv7(),
+      owner: ownerId,
+      title: task.title,
+      description: task.description,
+      priority: task.priority,
+      dueAt: task.dueAt,
+    };
+    try {
+      return await this.#share.run(ownerId, () => this.#writes.run('create', { kind: 'create', values }));
+    } catch (err) {
+      // The owner's account was deleted after the request's token was checked (the foreign key to
+      // Better Auth's "user" exists when both share the database).
+      if ((err as { code?: unknown }).code === '23503') return undefined;
+      throw this.#quotaError(err) ?? databaseError(err);
+    }
+  }
+
+  /** One create in one statement, as it runs unbatched. */
+  async #createOne(values: CreateValues): Promise<TaskRecord | undefined> {
     // INSERT ... SELECT FROM the quota row: the triggers that count (and bound) what each user
     // stores read the limits it sets. Values in a SELECT list carry no column type: cast them.
     const build = () =>
@@ -511,24 +612,49 @@ export class TaskRepository {
             ${slot('priority')}::int2, ${slot('dueAt')}::timestamptz, now(), now(), 1 from ${QUOTA_LIMITS}`,
         )
         .returning(columns);
-    // UUIDv7: time-ordered, so new rows append to the primary-key index.
+    return (await run(this.#db, 'create', build, { ...values, ...this.#limits }))[0];
+  }
+
+  /**
+   * Creates of several users (or one) in one INSERT ... SELECT FROM unnest: each row as #createOne
+   * writes it, with the same triggers (the change log, the quotas: row by row, so a quota is as
+   * exact as with one statement each). Rows go in owner order, so the usage rows their triggers
+   * lock are locked in the same order by every batch (two batches never wait for each other in a
+   * cycle). A failure of one row (a quota, a deleted owner) fails the statement, and nothing of it
+   * is stored: the batcher then runs each create alone, which gives each its own answer.
+   */
+  async #createMany(writes: Write[]): Promise<Array<TaskRecord | undefined>> {
+    const creates = writes.map((w) => (w as Extract<Write, { kind: 'create' }>).values);
+    const [only] = creates;
+    if (only && creates.length === 1) return [await this.#createOne(only)];
+    const build = () =>
+      this.#db
+        .insertInto('task')
+        .columns(['id', 'owner_id', 'title', 'description', 'completed', 'priority', 'due_at', 'created_at', 'updated_at', 'version'])
+        .expression(
+          sql`select b.id, b.owner, b.title, b.description, false, b.priority, b.due_at, now(), now(), 1
+            from ${BATCH_LIMITS}, unnest(${slot('id')}::uuid[], ${slot('owner')}::text[], ${slot('title')}::text[], ${slot('description')}::text[],
+              ${slot('priority')}::int2[], ${slot('dueAt')}::timestamptz[]) as b(id, owner, title, description, priority, due_at)
+            order by b.owner, b.id`,
+        )
+        .returning(columns);
     const values = {
-      id: uuidv7(),
-      owner: ownerId,
-      title: task.title,
-      description: task.description,
-      priority: task.priority,
-      dueAt: task.dueAt,
+      id: creates.map((c) => c.id),
+      owner: creates.map((c) => c.owner),
+      title: creates.map((c) => c.title),
+      description: creates.map((c) => c.description),
+      priority: creates.map((c) => c.priority),
+      dueAt: creates.map((c) => c.dueAt),
       ...this.#limits,
+      lockTimeout: String(BATCH_LOCK_TIMEOUT_MS),
     };
-    try {
-      return (await this.#share.run(ownerId, () => run(this.#db, 'create', build, values)))[0];
-    } catch (err) {
-      // The owner's account was deleted after the request's token was checked (the foreign key to
-      // Better Auth's "user" exists when both share the database).
-      if ((err as { code?: unknown }).code === '23503') return undefined;
-      throw this.#quotaError(err) ?? databaseError(err);
-    }
+    const rows = new Map((await run(this.#db, 'create:batch', build, values)).map((row) => [row.id, row]));
+    return creates.map((c) => {
+      const row = rows.get(c.id);
+      // Each row is its owner's by construction; anything else would be a bug here.
+      if (row?.ownerId !== c.owner) throw new Error('a batched create returned no row, or the row of another owner');
+      return row;
+    });
   }
 
   /** The QuotaExceeded a task_usage trigger's refusal stands for (SQLSTATE QT001/QT002), if it is one. */
@@ -556,20 +682,34 @@ export class TaskRepository {
    * undefined when no row matched (missing, someone else's, or another version).
    */
   async update(ownerId: string, id: string, changes: TaskChanges, expectedVersion?: number): Promise<TaskRecord | undefined> {
-    const fields = (['title', 'description', 'completed', 'priority', 'dueAt'] as const).filter((f) => changes[f] !== undefined);
+    const fields = UPDATE_FIELDS.filter((f) => changes[f] !== undefined);
     // Nothing to change: nothing is written and the version stays; the task is read as it is.
     if (fields.length === 0) {
       const task = await this.findOwned(ownerId, id);
       return task && (expectedVersion === undefined || task.version === expectedVersion) ? task : undefined;
     }
-    const column = { title: 'title', description: 'description', completed: 'completed', priority: 'priority', dueAt: 'due_at' } as const;
+    const write = { kind: 'update' as const, ownerId, id, changes, expectedVersion };
+    // Text that changes counts against the owner's text quota: never batched (see the constructor).
+    const changesText = changes.title !== undefined || changes.description !== undefined;
+    try {
+      return await this.#share.run(ownerId, () => (changesText ? this.#updateOne(write) : this.#writes.run('update', write)));
+    } catch (err) {
+      throw this.#quotaError(err) ?? databaseError(err);
+    }
+  }
+
+  /** One update in one statement, as it runs unbatched: waits for the row's lock, within the statement's bounds. */
+  async #updateOne(write: Write): Promise<TaskRecord | undefined> {
+    const { ownerId, id, changes, expectedVersion } = write as Extract<Write, { kind: 'update' }>;
+    const fields = UPDATE_FIELDS.filter((f) => changes[f] !== undefined);
+    const changesText = changes.title !== undefined || changes.description !== undefined;
     const build = () => {
       let query = this.#db
         .updateTable('task')
         // Concurrent updates of one row wait for each other's row lock, and PostgreSQL re-checks the
         // WHERE (the version) against the row the previous writer left: one of them wins.
         .set((eb) => ({
-          ...Object.fromEntries(fields.map((f) => [column[f], slot(f)])),
+          ...Object.fromEntries(fields.map((f) => [UPDATE_COLUMN[f], slot(f)])),
           updated_at: sql<Date>`now()`,
           version: eb('version', '+', sql.lit(1)),
         }))
@@ -580,15 +720,67 @@ export class TaskRepository {
       if (expectedVersion !== undefined) query = query.where('version', '=', slot('expectedVersion'));
       return query.returning(columns);
     };
-    const changesText = changes.title !== undefined || changes.description !== undefined;
     const key = `update:${fields.join(',')}:${expectedVersion === undefined ? 'any' : 'expected'}`;
-    try {
-      const values = { ...changes, id, owner: ownerId, expectedVersion, ...(changesText ? this.#limits : {}) };
-      const [row] = await this.#share.run(ownerId, () => run(this.#db, key, build, values));
+    const values = { ...changes, id, owner: ownerId, expectedVersion, ...(changesText ? this.#limits : {}) };
+    const [row] = await run(this.#db, key, build, values);
+    return row;
+  }
+
+  /**
+   * Updates that change no text (completed, priority, dueAt), of several users or one, in one
+   * UPDATE ... FROM unnest: each row gets the fields its update sets (a flag per field says which),
+   * a new updated_at and version + 1, as #updateOne would write it. The rows are locked first with
+   * SKIP LOCKED: a row locked elsewhere (a transaction left open, a concurrent update of it) is left
+   * out rather than waited for, and so is a row that does not match (missing, someone else's,
+   * another version); each of those runs alone afterwards (ALONE), where it waits for its lock
+   * within the statement's bounds and tells a missing row from a changed one as always. A second
+   * update of a row already in the batch runs alone too: UPDATE ... FROM would apply only one.
+   * No batch waits for a row lock, so batches never wait for each other.
+   */
+  async #updateMany(writes: Write[]): Promise<Array<TaskRecord | undefined | typeof ALONE>> {
+    const updates = writes.map((w) => w as Extract<Write, { kind: 'update' }>);
+    const seen = new Set<string>();
+    const batched = updates.filter((u) => !seen.has(u.id) && seen.add(u.id));
+    const build = () => ({
+      compile: () =>
+        sql<TaskRecord>`update task as t set
+            completed = case when b.set_completed then b.completed else t.completed end,
+            priority = case when b.set_priority then b.priority else t.priority end,
+            due_at = case when b.set_due_at then b.due_at else t.due_at end,
+            updated_at = now(), version = t.version + 1
+          from (
+            select b.* from unnest(${slot('id')}::uuid[], ${slot('owner')}::text[], ${slot('setCompleted')}::bool[], ${slot('completed')}::bool[],
+                ${slot('setPriority')}::bool[], ${slot('priority')}::int2[], ${slot('setDueAt')}::bool[], ${slot('dueAt')}::timestamptz[],
+                ${slot('expectedVersion')}::int4[])
+              as b(id, owner, set_completed, completed, set_priority, priority, set_due_at, due_at, expected_version)
+            join task as l on l.id = b.id and l.owner_id = b.owner and (b.expected_version is null or l.version = b.expected_version)
+            order by l.id
+            for no key update of l skip locked
+          ) as b
+          where t.id = b.id and t.owner_id = b.owner and (b.expected_version is null or t.version = b.expected_version)
+          returning ${RETURNED}`.compile(this.#db),
+    });
+    const values = {
+      id: batched.map((u) => u.id),
+      owner: batched.map((u) => u.ownerId),
+      setCompleted: batched.map((u) => u.changes.completed !== undefined),
+      completed: batched.map((u) => u.changes.completed ?? null),
+      setPriority: batched.map((u) => u.changes.priority !== undefined),
+      priority: batched.map((u) => u.changes.priority ?? null),
+      setDueAt: batched.map((u) => u.changes.dueAt !== undefined),
+      dueAt: batched.map((u) => u.changes.dueAt ?? null),
+      expectedVersion: batched.map((u) => u.expectedVersion ?? null),
+    };
+    const rows = new Map((await run(this.#db, 'update:batch', build, values)).map((row) => [row.id, row]));
+    const inBatch = new Set(batched);
+    return updates.map((u) => {
+      // Left out (a second update of the row), locked elsewhere, or not matched: alone.
+      const row = inBatch.has(u) ? rows.get(u.id) : undefined;
+      if (!row) return ALONE;
+      // Each row is its owner's by construction (the owner is in the join); anything else would be a bug.
+      if (row.ownerId !== u.ownerId) throw new Error('a batched update returned the row of another owner');
       return row;
-    } catch (err) {
-      throw this.#quotaError(err) ?? databaseError(err);
-    }
+    });
   }
 
   /** Deletes the owner's task (at `expectedVersion` when given); false when no row matched. */

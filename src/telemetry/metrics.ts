@@ -13,6 +13,9 @@ export type ShedRoute = '/graphql' | '/api/auth' | 'websocket';
 /** Which measure of saturation was past its bound (`reason` of requests shed). */
 export type ShedReason = 'event_loop' | 'database';
 
+/** The task writes that are batched (`operation` of db_write_batch_size). */
+export type WriteOperation = 'create' | 'update';
+
 /** The pools whose connections are counted (`pool` label). */
 export type PoolName = 'app' | 'auth';
 
@@ -39,10 +42,14 @@ export interface Metrics {
   taskEventDelivered(seconds: number): void;
   /** One SQL query read `pages` pages of Query.tasks: 1 read alone, more batched (db/batcher.ts). */
   pageQuery(pages: number): void;
+  /** One SQL statement wrote `writes` tasks (`operation` create or update): 1 alone, more batched (db/write-batcher.ts). */
+  writeStatement(operation: WriteOperation, writes: number): void;
   /** Counts `pool`'s connections at every scrape. */
   watchPool(name: PoolName, pool: PoolCounts): void;
   /** Counts open WebSockets at every scrape. */
   watchSockets(count: () => number): void;
+  /** Counts task writes waiting for their turn at every scrape. */
+  watchWrites(waiting: () => number): void;
   /** The exposition text (Prometheus text format 0.0.4). */
   text(): Promise<string>;
   readonly contentType: string;
@@ -112,6 +119,15 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const writeBatches = new Histogram({
+    name: 'db_write_batch_size',
+    help: 'Task writes (operation create or update) sent in one SQL statement: 1 for a write sent alone; more when writes that waited for a turn (DB_WRITE_CONCURRENCY) were sent together.',
+    labelNames: ['operation'] as const,
+    // Up to the write batcher's bound on writes per statement (64).
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
+
   const shedSeries = new Map<string, { inc(): void }>();
 
   const pools = new Map<PoolName, PoolCounts>();
@@ -126,6 +142,15 @@ export function createMetrics(): Metrics {
         this.set({ pool: name, state: 'used' }, pool.totalCount - pool.idleCount);
         this.set({ pool: name, state: 'waiting' }, pool.waitingCount);
       }
+    },
+  });
+  let writesWaiting: () => number = () => 0;
+  new Gauge({
+    name: 'db_writes_waiting',
+    help: 'Task writes (createTask, updateTask without text) waiting for a turn to be sent, while DB_WRITE_CONCURRENCY statements are in flight; they go together when one comes back.',
+    registers: [registry],
+    collect() {
+      this.set(writesWaiting());
     },
   });
   let sockets: () => number = () => 0;
@@ -160,11 +185,17 @@ export function createMetrics(): Metrics {
     pageQuery(pages) {
       pageBatches.observe(pages);
     },
+    writeStatement(operation, writes) {
+      writeBatches.observe({ operation }, writes);
+    },
     watchPool(name, pool) {
       pools.set(name, pool);
     },
     watchSockets(count) {
       sockets = count;
+    },
+    watchWrites(waiting) {
+      writesWaiting = waiting;
     },
     text: () => registry.metrics(),
     contentType: registry.contentType,
