@@ -206,6 +206,8 @@ interface RunResult {
   failures: number;
   cpuMsPerRequest: number;
   peakRssMiB: number;
+  /** Responses by HTTP status. */
+  statuses: Record<string, number>;
   /** Subscribed runs: events delivered to the subscribers during the run. */
   events?: number;
 }
@@ -251,6 +253,7 @@ async function load(url: string, op: Operation, pid: number, userCount: number, 
     p50: result.latency.p50,
     p99: result.latency.p99,
     failures: failures + result.non2xx + result.errors + result.timeouts,
+    statuses: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([status, { count }]) => [status, count ?? 0])),
     cpuMsPerRequest: requests ? (cpu * 1000) / requests : 0,
     peakRssMiB: Math.round(peak),
   };
@@ -338,6 +341,12 @@ async function main(): Promise<void> {
     // The rate limiter stays on, as deployed, with a budget far above this load (up to ~10,000
     // requests a second, all from one user in the 10k-list runs): it costs what it costs, never refuses.
     RATE_LIMIT_PER_MINUTE: '100000000',
+    // Overload shedding off for this server only: on this shared machine the event loop often runs
+    // more than 100 ms late under 50 closed-loop connections, and the server then answers 503 at once
+    // (hundreds per run, counted as failures and as throughput) where the floor, which has no guard,
+    // does the work. What is compared here is the work; shedding is measured by bench/overload.ts.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    OVERLOAD_MAX_DB_WAIT_MS: '0',
   };
   // Started as the README says, in production (bench/production.ts): what the image runs.
   log('starting the server: npm start, NODE_ENV=production');
@@ -558,7 +567,8 @@ async function main(): Promise<void> {
       };
       results.push(r);
       const heard = r.events === undefined ? '' : `, ${Math.round(r.events / DURATION)} events/s heard`;
-      log(`round ${round}: ${op.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, ${r.failures} failures${heard}`);
+      const statuses = r.failures > 0 ? ` (statuses ${JSON.stringify(r.statuses)})` : '';
+      log(`round ${round}: ${op.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, ${r.failures} failures${statuses}${heard}`);
       return r;
     } finally {
       subscribers?.close();
@@ -644,7 +654,9 @@ async function main(): Promise<void> {
     return [`${name} ${[part(alone, 'with no subscriber'), part(subscribed, `with every owner subscribed${heard}`)].filter(Boolean).join(', ')}`];
   });
   if (writes.length > 0) console.log(`\nwrites vs the floor's INSERT/UPDATE into a table without triggers (target >= 0.8): ${writes.join('; ')}`);
-  console.log(`\n${DEEP_OFFSET}-deep page vs first page of the same 10k list: ${fmt(deepRow?.ratioToFirstPage ?? 0, 2)}x`);
+  if (deepRow?.ratioToFirstPage !== undefined) {
+    console.log(`\n${DEEP_OFFSET}-deep page vs first page of the same 10k list: ${fmt(deepRow.ratioToFirstPage, 2)}x`);
+  }
   // Observability's cost: each variant against the default server, both relative to the floor run
   // just before them in the same round (the machine's load in between cancels out).
   const relative = (a: string, b: string) => {
