@@ -1,46 +1,65 @@
 /**
- * Subscriptions under load: one server instance, 5,000 open graphql-ws subscriptions (1,000 users x
- * 5 sockets), task changes at a fixed rate through the HTTP API.
+ * Subscriptions under load (issue 25 item 6): one server instance as deployed (`npm start`,
+ * NODE_ENV=production, every default), 18,000 open graphql-ws subscriptions (3,600 users x 5
+ * sockets), task changes at a fixed rate through the HTTP API.
  *
  * 1. A database of its own (DATABASE_URL's server, else an embedded PostgreSQL in a temp folder).
- * 2. The real server (`node src/index.ts`, NODE_ENV=production) on it.
- * 3. 1,000 users inserted; a token each, signed by Better Auth's own key (auth.api.signJWT).
- * 4. 5,000 sockets (plain `ws`, protocol graphql-transport-ws) each subscribed to taskEvents;
- *    server RSS before and after gives the memory per socket.
- * 5. Priming: one task per user, until every socket has heard of its user's task.
+ * 2. The server through `npm start` on it (bench/production.ts).
+ * 3. 3,600 users inserted; a token each, signed by Better Auth's own key (auth.api.signJWT); one task
+ *    each, created over HTTP (so every token is verified and every user cached before the sockets:
+ *    what the sockets cost is not mixed with what a user costs).
+ * 4. The sockets, opened by BENCH_CLIENT_PROCESSES client processes (bench/subscription-clients.ts;
+ *    each holds its own descriptors, far below the 20,000 a process may hold here), each
+ *    authenticated and subscribed to taskEvents. Server RSS and heap before and after give the
+ *    memory per socket.
+ * 5. Priming: one update per user, until every socket has heard of its user's task.
  * 6. Load: BENCH_RATE changes a second (3 of 4 updates, 1 of 4 creates) for BENCH_DURATION
- *    seconds, titles stamped with a sequence number. Each delivery is checked: right user, right
- *    task; latency = delivery - arrival of the mutation's HTTP response (the commit is before it;
- *    negative when the event beat the response). An event not heard within 10 s counts as lost.
+ *    seconds, titles stamped with a sequence number, while another user's `tasks(first: 20)` and
+ *    `/healthz` are timed every 50 ms (HTTP still answering). Each delivery is checked: right
+ *    user, right task; latency = when the client process read it - when the mutation's HTTP
+ *    response arrived (the commit is before it; negative when the event beat the response). An
+ *    event not heard within 10 s counts as lost.
  * 7. The write cost of the change-log trigger (task_change_log): single-row updates in SQL (100 per
  *    transaction) with the trigger on and off, interleaved.
  * Prints a table and writes it as JSON to bench/results/. Bounded: exits 1 after BENCH_DEADLINE s.
  *
- * Env: BENCH_USERS (1000), BENCH_SOCKETS_PER_USER (5), BENCH_RATE (200), BENCH_DURATION (15),
- * BENCH_DEADLINE (300), DATABASE_URL.
+ * Env: BENCH_USERS (3600), BENCH_SOCKETS_PER_USER (5), BENCH_RATE (100), BENCH_DURATION (20),
+ * BENCH_CLIENT_PROCESSES (3), BENCH_DEADLINE (600), BENCH_SERVER_NODE_ARGS (more node options for
+ * the server, e.g. `--cpu-prof`), BENCH_HEAP_SNAPSHOT_DIR (a heap snapshot of the server with its
+ * sockets open is written there, before the load), DATABASE_URL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { pino } from 'pino';
-import WebSocket from 'ws';
 import { createAuth } from '../src/auth/auth.ts';
 import { parseConfig, projectRoot } from '../src/config.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { benchDatabase } from './database.ts';
+import { childProcesses, npmStart } from './production.ts';
+import type { ClientsOpen, ClientsReport } from './subscription-clients.ts';
 
-const USERS = Number(process.env['BENCH_USERS'] ?? 1000);
+const USERS = Number(process.env['BENCH_USERS'] ?? 3600);
 const PER_USER = Number(process.env['BENCH_SOCKETS_PER_USER'] ?? 5);
-const RATE = Number(process.env['BENCH_RATE'] ?? 200);
-const DURATION = Number(process.env['BENCH_DURATION'] ?? 15);
-const DEADLINE = Number(process.env['BENCH_DEADLINE'] ?? 300);
+const RATE = Number(process.env['BENCH_RATE'] ?? 100);
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 20);
+const CLIENT_PROCESSES = Number(process.env['BENCH_CLIENT_PROCESSES'] ?? 3);
+const DEADLINE = Number(process.env['BENCH_DEADLINE'] ?? 600);
 const TRIGGER_ROWS = 3000;
+/** Where a heap snapshot of the server with its sockets open is written (none when unset). */
+const HEAP_SNAPSHOT_DIR = process.env['BENCH_HEAP_SNAPSHOT_DIR'];
+/** Handshakes in flight at once, per client process. */
+const OPEN_WINDOW = 100;
 
 const log = (message: string) => console.error(`[bench:subscriptions] ${message}`);
 const cleanups: Array<() => unknown> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Milliseconds since the epoch, fractional: comparable across the client processes. */
+const now = () => performance.timeOrigin + performance.now();
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -54,6 +73,15 @@ function rssMiB(pid: number): number {
   return line ? Number(line[1]) / 1024 : 0;
 }
 
+const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/** The server's V8 heap in use and its memory outside the heap (Buffers, ws), from its metrics, in MiB. */
+async function heapMiB(metricsUrl: string): Promise<{ used: number; external: number }> {
+  const text = await fetch(metricsUrl).then((r) => r.text());
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024;
+  return { used: value('nodejs_heap_size_used_bytes'), external: value('nodejs_external_memory_bytes') };
+}
+
 async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -62,36 +90,44 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-async function startServer(env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['src/index.ts'], {
-    cwd: projectRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  cleanups.push(() => child.kill('SIGTERM'));
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+/** The server as the README runs it in production: `npm start`; the process measured is npm's child. */
+async function startServer(env: Record<string, string>, readyUrl: string): Promise<number> {
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  if (HEAP_SNAPSHOT_DIR) nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOT_DIR}`);
+  const npm = npmStart({ ...process.env, ...env }, nodeArgs, ['ignore', 'ignore', 'inherit']);
+  cleanups.push(() => npm.kill('SIGTERM'));
+  for (let i = 0; i < 3000; i++) {
+    if (npm.exitCode !== null) throw new Error(`npm start exited with ${npm.exitCode}`);
     if (
       await fetch(readyUrl).then(
         (r) => r.ok,
         () => false,
       )
-    )
-      return child;
+    ) {
+      const children = childProcesses(npm.pid!);
+      if (children.length !== 1) throw new Error(`npm start: expected the server as npm's one child, found ${JSON.stringify(children)}`);
+      return children[0]!.pid;
+    }
     await sleep(100);
   }
   throw new Error('the server did not become ready');
 }
 
+/** Has the server write a heap snapshot (SIGUSR2, see startServer) and waits until it is written. */
+async function heapSnapshot(pid: number, serverUrl: string, dir: string): Promise<void> {
+  // The server stops for as long as the snapshot takes: never during the load.
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  await until(() => readdirSync(dir).some((f) => f.endsWith('.heapsnapshot') && !before.has(f)), 60_000, 'the heap snapshot');
+  // Written synchronously: the server answers again once it is complete.
+  await fetch(`${serverUrl}/healthz`);
+  log(`heap snapshot written to ${dir}`);
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-interface Socket {
-  user: number;
-  ws: WebSocket;
-  acked: boolean;
 }
 
 /** One expected change: its owner, when its HTTP response arrived, which sockets heard it. */
@@ -104,6 +140,8 @@ interface Change {
 }
 
 const SUBSCRIPTION = 'subscription { taskEvents { kind taskId task { id title owner { id } } } }';
+const PAGE_QUERY = '{ tasks(first: 20) { nodes { id title } } }';
+const round1 = (v: number) => Math.round(v * 10) / 10;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -119,27 +157,27 @@ async function main(): Promise<void> {
 
   // 2. The server, as deployed.
   const port = await freePort();
-  const serverUrl = `http://localhost:${port}`;
+  const metricsPort = await freePort();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const serverUrl = `http://127.0.0.1:${port}`;
   const env = {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),
-    METRICS_PORT: String(await freePort()),
+    METRICS_PORT: String(metricsPort),
     DATABASE_URL: dbUrl,
     BETTER_AUTH_SECRET: randomBytes(32).toString('base64'),
     BETTER_AUTH_URL: serverUrl,
     LOG_LEVEL: 'warn',
-    // The writes of the load are the bench's own; per-user API limits are not what is measured.
-    RATE_LIMIT_PER_MINUTE: '0',
   };
-  log('starting the server');
-  const server = await startServer(env, `${serverUrl}/readyz`);
-  const pid = server.pid!;
+  log('starting the server: npm start, NODE_ENV=production');
+  const pid = await startServer(env, `${serverUrl}/readyz`);
 
-  // 3. Users and tokens.
+  // 3. Users, tokens, one task each.
   const db = new pg.Pool({ connectionString: dbUrl, max: 4 });
   cleanups.push(() => db.end());
-  const users = Array.from({ length: USERS }, (_, i) => ({ id: `bench-user-${i}`, email: `bench-${i}@example.test` }));
+  // The last user is the HTTP probe's: no socket.
+  const users = Array.from({ length: USERS + 1 }, (_, i) => ({ id: `bench-user-${i}`, email: `bench-${i}@example.test` }));
   await db.query(
     `insert into "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
      select id, 'Bench ' || id, email, true, now(), now() from unnest($1::text[], $2::text[]) as u(id, email)`,
@@ -161,9 +199,40 @@ async function main(): Promise<void> {
       )),
     );
   }
-  log(`${users.length} users and tokens`);
+  const gql = async (token: string, query: string, variables: Record<string, unknown>) => {
+    for (;;) {
+      const res = await fetch(`${serverUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      // Shed while the server was busy (thousands of new users at once): as a client should, later.
+      if (res.status === 503 && res.headers.get('retry-after')) {
+        await res.arrayBuffer();
+        await sleep(Number(res.headers.get('retry-after')) * 1000);
+        continue;
+      }
+      const body = (await res.json()) as { data?: Record<string, { id: string }>; errors?: unknown };
+      if (!res.ok || body.errors) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body)}`);
+      return body.data!;
+    }
+  };
+  const create = 'mutation ($title: String!) { createTask(input: { title: $title }) { id } }';
+  const update = 'mutation ($id: ID!, $title: String!) { updateTask(id: $id, input: { title: $title }) { id } }';
+  const taskOf: string[] = [];
+  for (let i = 0; i < users.length; i += 50) {
+    await Promise.all(
+      users.slice(i, i + 50).map(async (_, k) => {
+        const u = i + k;
+        taskOf[u] = (await gql(tokens[u]!, create, { title: `first ${u}` }))['createTask']!.id;
+      }),
+    );
+  }
+  log(`${USERS} users, their tokens and a task each (and the HTTP probe's user)`);
 
   // 4. Sockets.
+  const sockets = USERS * PER_USER;
+  const userOf = (s: number) => s % USERS;
   const changes = new Map<number, Change>();
   const latencies: number[] = [];
   let misdelivered = 0;
@@ -171,44 +240,26 @@ async function main(): Promise<void> {
   let unexpected = 0;
   let closedEarly = 0;
   let errorsSeen = 0;
-  // Off for the SQL measurement at the end, whose updates are notified too.
+  // Off for the SQL measurement at the end, whose updates are heard too.
   let counting = true;
-  const primedBy = new Map<string, Set<number>>(); // prime title -> sockets that heard it
-  const sockets: Socket[] = [];
+  const primed = new Set<number>(); // sockets that heard their user's prime update
 
-  const onEvent = (s: number, socket: Socket, raw: string) => {
-    const message = JSON.parse(raw) as {
-      type: string;
-      payload?: { data?: { taskEvents?: { task: { title: string; owner: { id: string } } | null } } };
-    };
-    if (message.type === 'connection_ack') {
-      socket.acked = true;
-      socket.ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIPTION } }));
-      return;
-    }
-    if (message.type !== 'next') {
-      if (message.type !== 'pong' && message.type !== 'ping') unexpected++;
-      return;
-    }
+  const onEvent = (s: number, title: string | null, at: number) => {
     if (!counting) return;
-    const now = Date.now();
-    if ((message.payload as { errors?: unknown } | undefined)?.errors) {
-      if (errorsSeen++ < 3) log(`error event: ${raw}`);
+    if (title === null) {
+      errorsSeen++;
       return;
     }
-    const task = message.payload?.data?.taskEvents?.task;
-    if (!task) return; // DELETED: not produced by the load
-    if (task.owner.id !== users[socket.user]!.id) {
-      misdelivered++;
+    const user = userOf(s);
+    if (title.startsWith('first ')) return; // a late echo of the set-up's creates (none expected)
+    if (title.startsWith('prime ')) {
+      if (title !== `prime ${user}`) misdelivered++;
+      else primed.add(s);
       return;
     }
-    if (task.title.startsWith('prime ')) {
-      primedBy.get(task.title)?.add(s);
-      return;
-    }
-    const seq = Number(task.title.slice(1));
+    const seq = Number(title.slice(1));
     const change = changes.get(seq);
-    if (change?.user !== socket.user) {
+    if (change?.user !== user) {
       misdelivered++;
       return;
     }
@@ -217,77 +268,120 @@ async function main(): Promise<void> {
       return;
     }
     change.heard.add(s);
-    if (change.respondedAt === undefined) change.early.push(now);
-    else latencies.push(now - change.respondedAt);
+    if (change.respondedAt === undefined) change.early.push(at);
+    else latencies.push(at - change.respondedAt);
   };
 
+  await sleep(1000);
+  // A snapshot without sockets, and one with them (below): the difference is what they hold.
+  if (HEAP_SNAPSHOT_DIR) await heapSnapshot(pid, serverUrl, HEAP_SNAPSHOT_DIR);
   const rssBefore = rssMiB(pid);
-  const wsUrl = `ws://127.0.0.1:${port}/graphql`;
-  log(`opening ${USERS * PER_USER} sockets`);
-  for (let i = 0; i < USERS * PER_USER; i += 200) {
-    const batch = [];
-    for (let s = i; s < Math.min(i + 200, USERS * PER_USER); s++) {
-      const user = s % USERS;
-      const ws = new WebSocket(wsUrl, 'graphql-transport-ws', { perMessageDeflate: false });
-      const socket: Socket = { user, ws, acked: false };
-      sockets.push(socket);
-      ws.on('message', (data: Buffer) => onEvent(s, socket, data.toString('utf8')));
-      ws.on('close', () => {
-        if (!stopping) closedEarly++;
-      });
-      ws.on('error', () => {});
-      batch.push(
-        new Promise<void>((resolve, reject) => {
-          ws.once('open', () => {
-            ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${tokens[user]!}` } }));
-            resolve();
-          });
-          ws.once('error', reject);
-        }),
-      );
-    }
-    await Promise.all(batch);
+  const heapBefore = await heapMiB(metricsUrl);
+  const filesBefore = openFiles(pid);
+  log(`opening ${sockets} sockets from ${CLIENT_PROCESSES} client processes`);
+  const clients: ChildProcess[] = [];
+  const opened: Array<Extract<ClientsReport, { type: 'opened' }>> = [];
+  const progress = new Map<number, number>();
+  const openStart = Date.now();
+  for (let c = 0; c < CLIENT_PROCESSES; c++) {
+    const child = fork(path.join(projectRoot, 'bench', 'subscription-clients.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    cleanups.push(() => {
+      if (child.connected) child.send({ type: 'stop' });
+      child.kill('SIGTERM');
+    });
+    clients.push(child);
+    child.on('message', (report: ClientsReport) => {
+      if (report.type === 'events') {
+        for (const [s, title, at] of report.heard) onEvent(s, title, at);
+        for (const e of report.errors) if (errorsSeen + unexpected < 5) log(`client saw: ${e}`);
+        unexpected += report.unexpected;
+        if (!stopping) closedEarly += report.closedEarly;
+      } else if (report.type === 'progress') {
+        progress.set(c, report.acked);
+      } else {
+        progress.set(c, report.acked);
+        opened.push(report);
+      }
+    });
+    const mine: ClientsOpen['sockets'] = [];
+    for (let s = c; s < sockets; s += CLIENT_PROCESSES) mine.push({ index: s, token: tokens[userOf(s)]! });
+    child.send({
+      type: 'open',
+      url: `ws://127.0.0.1:${port}/graphql`,
+      sockets: mine,
+      window: OPEN_WINDOW,
+      subscription: SUBSCRIPTION,
+    } satisfies ClientsOpen);
   }
-  await until(() => sockets.every((s) => s.acked), 60_000, 'every socket acknowledged');
-  cleanups.push(() => sockets.forEach((s) => s.ws.terminate()));
-  await sleep(500);
+  const ticker = setInterval(() => log(`  ${[...progress.values()].reduce((a, b) => a + b, 0)} sockets acknowledged`), 5000);
+  await until(() => opened.length === CLIENT_PROCESSES, DEADLINE * 1000, 'every client process done opening');
+  clearInterval(ticker);
+  const openSeconds = (Date.now() - openStart) / 1000;
+  const acked = opened.reduce((n, o) => n + o.acked, 0);
+  const refusedUpgrades = opened.reduce((n, o) => n + o.refused, 0);
+  const retries = opened.reduce((n, o) => n + o.retried, 0);
+  const failedSockets = opened.reduce((n, o) => n + o.failed, 0);
+  if (failedSockets > 0) log(`${failedSockets} sockets could not be opened: ${opened.map((o) => o.firstError).find(Boolean)}`);
+  await sleep(2000);
   const rssAfter = rssMiB(pid);
-  const perSocketKiB = ((rssAfter - rssBefore) * 1024) / sockets.length;
-  log(`${sockets.length} sockets open; server RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB (${perSocketKiB.toFixed(1)} KiB per socket)`);
+  const heapAfter = await heapMiB(metricsUrl);
+  const filesAfter = openFiles(pid);
+  const perSocketKiB = ((rssAfter - rssBefore) * 1024) / acked;
+  const heapPerSocketKiB = ((heapAfter.used - heapBefore.used) * 1024) / acked;
+  const externalPerSocketKiB = ((heapAfter.external - heapBefore.external) * 1024) / acked;
+  log(
+    `${acked} of ${sockets} sockets open in ${openSeconds.toFixed(0)} s (${refusedUpgrades} upgrades refused, ${retries} retries); ` +
+      `server RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB (${perSocketKiB.toFixed(1)} KiB per socket), ` +
+      `heap used ${heapBefore.used.toFixed(0)} -> ${heapAfter.used.toFixed(0)} MiB (${heapPerSocketKiB.toFixed(1)} KiB per socket), ` +
+      `open files ${filesBefore} -> ${filesAfter}`,
+  );
+
+  if (HEAP_SNAPSHOT_DIR) await heapSnapshot(pid, serverUrl, HEAP_SNAPSHOT_DIR);
 
   // 5. Priming: every subscription in place (the protocol does not acknowledge a subscribe).
-  const gql = async (token: string, query: string, variables: Record<string, unknown>) => {
-    const res = await fetch(`${serverUrl}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data?: Record<string, { id: string }>; errors?: unknown };
-    if (!res.ok || body.errors) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body)}`);
-    return body.data!;
-  };
-  const create = 'mutation ($title: String!) { createTask(input: { title: $title }) { id } }';
-  const update = 'mutation ($id: ID!, $title: String!) { updateTask(id: $id, input: { title: $title }) { id } }';
-  const taskOf: string[] = [];
   log('priming');
   for (let i = 0; i < USERS; i += 50) {
     await Promise.all(
-      users.slice(i, i + 50).map(async (_, k) => {
+      users.slice(i, Math.min(i + 50, USERS)).map(async (_, k) => {
         const u = i + k;
-        primedBy.set(`prime ${u}`, new Set());
-        taskOf[u] = (await gql(tokens[u]!, create, { title: `prime ${u}` }))['createTask']!.id;
+        await gql(tokens[u]!, update, { id: taskOf[u], title: `prime ${u}` });
       }),
     );
   }
-  const primed = () => [...primedBy.values()].reduce((n, set) => n + set.size, 0);
-  await until(() => primed() === sockets.length, 30_000, `every socket primed (${primed()} of ${sockets.length})`).catch((err: unknown) => {
+  await until(() => primed.size === acked, 30_000, `every socket primed (${primed.size} of ${acked})`).catch((err: unknown) => {
     log(String(err));
   });
-  const primedSockets = primed();
-  log(`${primedSockets} of ${sockets.length} subscriptions in place`);
+  const primedSockets = primed.size;
+  log(`${primedSockets} of ${acked} subscriptions in place`);
 
-  // 6. Load at a fixed rate.
+  // 6. Load at a fixed rate, HTTP timed beside it.
   log(`${RATE} changes/s for ${DURATION} s`);
+  const probe = { latencies: [] as number[], failed: 0, health: [] as number[] };
+  const probing = { on: true };
+  const probeToken = tokens[USERS]!;
+  const probing$ = (async () => {
+    while (probing.on) {
+      const t = now();
+      const ok = await fetch(`${serverUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${probeToken}` },
+        body: JSON.stringify({ query: PAGE_QUERY }),
+      }).then(
+        async (r) => r.ok && !(await r.text()).includes('"errors"'),
+        () => false,
+      );
+      if (ok) probe.latencies.push(now() - t);
+      else probe.failed++;
+      const h = now();
+      const healthy = await fetch(`${serverUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (healthy) probe.health.push(now() - h);
+      else probe.failed++;
+      await sleep(50);
+    }
+  })();
   let seq = 0;
   let failures = 0;
   const inFlight = new Set<Promise<void>>();
@@ -305,7 +399,7 @@ async function main(): Promise<void> {
     const title = `b${n}`;
     const p = (n % 4 === 0 ? gql(tokens[u]!, create, { title }) : gql(tokens[u]!, update, { id: taskOf[u], title }))
       .then(() => {
-        change.respondedAt = Date.now();
+        change.respondedAt = now();
         for (const t of change.early) latencies.push(t - change.respondedAt);
       })
       .catch((err: unknown) => {
@@ -318,6 +412,8 @@ async function main(): Promise<void> {
   }
   await Promise.all(inFlight);
   const loadSeconds = (Date.now() - loadStart) / 1000;
+  probing.on = false;
+  await probing$;
   const achievedRate = total / loadSeconds;
   const serverCpuPercent = Math.round(((cpuSeconds(pid) - cpuBefore) / loadSeconds) * 100);
   const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
@@ -331,7 +427,10 @@ async function main(): Promise<void> {
   const delivered = [...changes.values()].reduce((n, c) => n + c.heard.size, 0);
   counting = false;
 
-  // 7. Write cost of the trigger, in SQL, interleaved rounds.
+  // 7. Write cost of the trigger, in SQL, interleaved rounds, with the sockets closed (their
+  // deliveries would load the machine the timing runs on).
+  for (const child of clients) if (child.connected) child.send({ type: 'stop' });
+  await sleep(1000);
   log('measuring the change-log trigger write cost');
   const client = new pg.Client({ connectionString: dbUrl });
   await client.connect();
@@ -358,11 +457,18 @@ async function main(): Promise<void> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
   latencies.sort((a, b) => a - b);
+  probe.latencies.sort((a, b) => a - b);
+  probe.health.sort((a, b) => a - b);
   const result = {
     date: new Date().toISOString(),
-    sockets: sockets.length,
+    sockets: acked,
+    socketsAsked: sockets,
     users: USERS,
     socketsPerUser: PER_USER,
+    clientProcesses: CLIENT_PROCESSES,
+    openSeconds: Math.round(openSeconds),
+    upgradesRefused: refusedUpgrades,
+    serverOpenFiles: { before: filesBefore, after: filesAfter },
     primedSubscriptions: primedSockets,
     targetRate: RATE,
     achievedRate: Math.round(achievedRate),
@@ -379,21 +485,32 @@ async function main(): Promise<void> {
     errorEvents: errorsSeen,
     socketsClosedEarly: closedEarly,
     latencyMs: {
-      p50: percentile(latencies, 50),
-      p90: percentile(latencies, 90),
-      p99: percentile(latencies, 99),
-      max: latencies.at(-1) ?? NaN,
+      p50: round1(percentile(latencies, 50)),
+      p90: round1(percentile(latencies, 90)),
+      p99: round1(percentile(latencies, 99)),
+      max: round1(latencies.at(-1) ?? NaN),
       deliveredBeforeResponse: latencies.filter((l) => l < 0).length,
     },
+    /** Another user's `tasks(first: 20)` and `/healthz` every 50 ms during the load. */
+    http: {
+      answered: probe.latencies.length + probe.health.length,
+      failed: probe.failed,
+      pageP50Ms: round1(percentile(probe.latencies, 50)),
+      pageP99Ms: round1(percentile(probe.latencies, 99)),
+      healthzMaxMs: round1(probe.health.at(-1) ?? NaN),
+    },
     serverRssMiB: { before: Math.round(rssBefore), after: Math.round(rssAfter), peak: Math.round(rssMiB(pid)) },
-    memoryPerSocketKiB: Number(perSocketKiB.toFixed(1)),
-    triggerUpdateUs: { withTrigger: Number(mean(withTrigger).toFixed(1)), withoutTrigger: Number(mean(withoutTrigger).toFixed(1)) },
+    serverHeapUsedMiB: { before: Math.round(heapBefore.used), after: Math.round(heapAfter.used) },
+    memoryPerSocketKiB: round1(perSocketKiB),
+    heapPerSocketKiB: round1(heapPerSocketKiB),
+    externalPerSocketKiB: round1(externalPerSocketKiB),
+    triggerUpdateUs: { withTrigger: round1(mean(withTrigger)), withoutTrigger: round1(mean(withoutTrigger)) },
     seconds: Math.round((Date.now() - started) / 1000),
   };
   const lines = [
-    '| sockets | changes/s | server CPU % | load avg | deliveries | p50 ms | p90 ms | p99 ms | max ms | lost | misdelivered | KiB/socket | update µs (trigger / none) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${result.sockets} | ${result.achievedRate} | ${serverCpuPercent} | ${result.loadAverage} | ${result.deliveries} | ${result.latencyMs.p50} | ${result.latencyMs.p90} | ${result.latencyMs.p99} | ${result.latencyMs.max} | ${lost} | ${misdelivered} | ${result.memoryPerSocketKiB} | ${result.triggerUpdateUs.withTrigger} / ${result.triggerUpdateUs.withoutTrigger} |`,
+    '| sockets | changes/s | server CPU % | load avg | deliveries | p50 ms | p90 ms | p99 ms | max ms | lost | misdelivered | HTTP p50 / p99 ms (failed) | KiB/socket RSS (heap) | update µs (trigger / none) |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${result.sockets} | ${result.achievedRate} | ${serverCpuPercent} | ${result.loadAverage} | ${result.deliveries} | ${result.latencyMs.p50} | ${result.latencyMs.p90} | ${result.latencyMs.p99} | ${result.latencyMs.max} | ${lost} | ${misdelivered} | ${result.http.pageP50Ms} / ${result.http.pageP99Ms} (${result.http.failed}) | ${result.memoryPerSocketKiB} (${result.heapPerSocketKiB}) | ${result.triggerUpdateUs.withTrigger} / ${result.triggerUpdateUs.withoutTrigger} |`,
   ];
   console.log(lines.join('\n'));
   const dir = path.join(projectRoot, 'bench', 'results');
@@ -401,8 +518,16 @@ async function main(): Promise<void> {
   const file = path.join(dir, `subscriptions-${result.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   log(`written to ${path.relative(projectRoot, file)}`);
-  const ok = lost === 0 && misdelivered === 0 && failures === 0 && duplicates === 0 && primedSockets === sockets.length && result.latencyMs.p99 < 100;
-  if (!ok) log('FAILED: events lost, misdelivered or late (p99 >= 100 ms), or subscriptions not in place');
+  const ok =
+    lost === 0 &&
+    misdelivered === 0 &&
+    failures === 0 &&
+    duplicates === 0 &&
+    acked === sockets &&
+    primedSockets === acked &&
+    probe.failed === 0 &&
+    result.latencyMs.p99 <= 100;
+  if (!ok) log('FAILED: events lost, misdelivered or late (p99 > 100 ms), sockets or subscriptions not in place, or HTTP failing');
   await shutdown(ok ? 0 : 1);
 }
 
