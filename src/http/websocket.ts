@@ -21,6 +21,7 @@ import { operationOutcome, refusalOutcome, type SocketTelemetry } from '../graph
 import { NextFrames, shareResults, sharedSubscribe } from './delivery.ts';
 import { OVERLOAD_RETRY_AFTER_SECONDS } from './overload.ts';
 import { decodeJwt } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError, RateLimited } from '../errors.ts';
 import { authenticateRequest, contextFor, type ContextDeps } from '../graphql/context.ts';
@@ -133,6 +134,12 @@ const FULL_RETRY_AFTER_SECONDS = 5;
 const MAX_QUEUED_MESSAGES = 16;
 /** Longest pause in reading a socket over budget: below KEEPALIVE_MS, so its pongs are read in time. */
 const MAX_THROTTLE_MS = 5_000;
+/**
+ * Bounds of the cache of valid documents by their text: entries, and characters of text in all.
+ * (A cached document's tree is some tens of times its text; the token limit bounds both.)
+ */
+const DOCUMENT_CACHE_ENTRIES = 500;
+const DOCUMENT_CACHE_CHARACTERS = 256 * 1024;
 /** setTimeout's largest delay (about 24.8 days); longer token lifetimes are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -153,6 +160,17 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   /** Whether the last upgrade was refused for the socket limit (one warning per episode, not per refusal). */
   let full = false;
   let stopped: Promise<void> | undefined;
+  /**
+   * Documents that parsed and validated, by their text. Every socket of an app sends the same
+   * subscription: one tree (with its tokens and locations, about 7 KB for a small subscription)
+   * held by all of them instead of one each, for as long as they stay open. The tree is never
+   * changed by execution; the schema and rules are fixed, so a text's validation never changes.
+   */
+  const valid = new LRUCache<string, DocumentNode>({
+    max: DOCUMENT_CACHE_ENTRIES,
+    maxSize: DOCUMENT_CACHE_CHARACTERS,
+    sizeCalculation: (_document, text) => Math.max(1, text.length),
+  });
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -286,22 +304,28 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
           conn.throttle(err.retryAfterSeconds);
           return refuseDomain(err);
         }
-        try {
-          document = parse(payload.query, { maxTokens: options.maxTokens });
-        } catch (err) {
-          if (err instanceof GraphQLError) return refuse(ErrorCode.GRAPHQL_PARSE_FAILED, err.message);
-          throw err;
-        }
-        const invalid = validate(schema, document, rules);
-        if (invalid.length > 0) {
-          return invalid.map(
-            (e) =>
-              new GraphQLError(e.message, {
-                nodes: e.nodes,
-                originalError: e.originalError,
-                extensions: { ...e.extensions, code: ErrorCode.GRAPHQL_VALIDATION_FAILED },
-              }),
-          );
+        const known = valid.get(payload.query);
+        if (known) {
+          document = known;
+        } else {
+          try {
+            document = parse(payload.query, { maxTokens: options.maxTokens });
+          } catch (err) {
+            if (err instanceof GraphQLError) return refuse(ErrorCode.GRAPHQL_PARSE_FAILED, err.message);
+            throw err;
+          }
+          const invalid = validate(schema, document, rules);
+          if (invalid.length > 0) {
+            return invalid.map(
+              (e) =>
+                new GraphQLError(e.message, {
+                  nodes: e.nodes,
+                  originalError: e.originalError,
+                  extensions: { ...e.extensions, code: ErrorCode.GRAPHQL_VALIDATION_FAILED },
+                }),
+            );
+          }
+          if (payload.query.length <= DOCUMENT_CACHE_CHARACTERS) valid.set(payload.query, document);
         }
       }
       const operation = getOperationAST(document, payload.operationName);
