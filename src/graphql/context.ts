@@ -19,6 +19,12 @@ export interface Context {
   tasks: TaskService;
 }
 
+/**
+ * What budgets and token checks read of a request: its headers (X-Forwarded-For) and its
+ * connection's address. A WebSocket keeps only this of its upgrade request, not the request.
+ */
+export type Caller = Pick<IncomingMessage, 'headers' | 'socket'>;
+
 export interface ContextDeps {
   /** Every query of tasks (one per application: it batches page reads across requests). */
   tasks: TaskRepository;
@@ -29,14 +35,14 @@ export interface ContextDeps {
    * Spends one operation (an HTTP request, a WebSocket message) of the caller's budget (user, or
    * client address when anonymous); throws RateLimited.
    */
-  rateLimit?: (req: IncomingMessage, viewerId: string | null) => Promise<void>;
+  rateLimit?: (req: Caller, viewerId: string | null) => Promise<void>;
   /** Refused tokens counted against their client address (src/http/rate-limit.ts). */
   tokens?: {
-    check(req: IncomingMessage): void;
-    refused(req: IncomingMessage): Promise<void>;
+    check(req: Caller): void;
+    refused(req: Caller): Promise<void>;
   };
   /** Spends bytes of GraphQL document text of the caller's parse budget; throws RateLimited. */
-  spendDocument?: (req: IncomingMessage, viewerId: string | null, bytes: number) => void;
+  spendDocument?: (req: Caller, viewerId: string | null, bytes: number) => void;
   /** Live task changes, for subscriptions. */
   changes?: TaskChangeSource;
 }
@@ -72,7 +78,7 @@ export async function authenticate(header: string | undefined, verifier: TokenVe
  * address over its budget is refused (RateLimited) before its next token is verified.
  */
 export async function authenticateRequest(
-  req: IncomingMessage,
+  req: Caller,
   header: string | undefined,
   deps: Pick<ContextDeps, 'verifier' | 'users' | 'tokens'>,
 ): Promise<Viewer | null> {

@@ -126,7 +126,8 @@ const PLACEHOLDER_JSON = JSON.stringify(PLACEHOLDER).slice(0, -1);
  * is writing the bytes.)
  */
 export class NextFrames {
-  readonly #pending = new Map<string, string>();
+  /** Made when a message is pending, dropped once none is: most sockets wait without one. */
+  #pending: Map<string, string> | undefined;
   #count = 0;
 
   /** What onNext returns for `result` (no errors) of subscription `id`. */
@@ -135,20 +136,22 @@ export class NextFrames {
     if (payload === undefined) payloads.set(result, (payload = JSON.stringify(result)));
     const placeholder = `${PLACEHOLDER}${++this.#count}`;
     // A rope of three strings: the payload is not copied until the socket writes it.
-    this.#pending.set(JSON.stringify({ id, type: 'next', payload: placeholder }), `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
+    (this.#pending ??= new Map()).set(JSON.stringify({ id, type: 'next', payload: placeholder }), `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
     return { toJSON: () => placeholder };
   }
 
   /** What to write for a message graphql-ws serialised: the frame a placeholder stands for, or the message. */
   take(message: string): string {
-    if (this.#pending.size === 0) return message;
-    const frame = this.#pending.get(message);
+    const pending = this.#pending;
+    if (pending === undefined) return message;
+    const frame = pending.get(message);
     if (frame === undefined) {
       // graphql-ws serialised a message differently (another version?): never send a placeholder.
       if (message.includes(PLACEHOLDER_JSON)) throw new Error(`a next message was serialised unlike expected: ${message.slice(0, 200)}`);
       return message;
     }
-    this.#pending.delete(message);
+    pending.delete(message);
+    if (pending.size === 0) this.#pending = undefined;
     return frame;
   }
 }

@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
+import type { Caller } from '../graphql/context.ts';
 import { RateLimited } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
@@ -10,13 +10,13 @@ import type { Logger } from '../logger.ts';
  * Spends one operation of a caller's budget (an HTTP request, a WebSocket message); throws
  * RateLimited when it is spent.
  */
-export type RateLimit = (req: IncomingMessage, viewerId: string | null) => Promise<void>;
+export type RateLimit = (req: Caller, viewerId: string | null) => Promise<void>;
 
 /**
  * Spends `bytes` of GraphQL document text (what parsing and validation work on) of a caller's
  * budget on this instance, before the document is parsed; throws RateLimited when it is spent.
  */
-export type DocumentBudget = (req: IncomingMessage, viewerId: string | null, bytes: number) => void;
+export type DocumentBudget = (req: Caller, viewerId: string | null, bytes: number) => void;
 
 /**
  * Tokens counted against the client address that sent them. A request whose token is refused does
@@ -28,9 +28,9 @@ export interface TokenGuard {
    * tokens: its next token is refused before it is even verified (verifying costs CPU; this a
    * map lookup).
    */
-  check(req: IncomingMessage): void;
+  check(req: Caller): void;
   /** A request's token was refused: one operation of its client address's budget; throws RateLimited once spent. */
-  refused(req: IncomingMessage): Promise<void>;
+  refused(req: Caller): Promise<void>;
 }
 
 export interface ApiRateLimiter {
@@ -112,7 +112,7 @@ function plain(ip: string): string {
  * (the leftmost entries are whatever the client wrote), as Better Auth's `advanced.ipAddress` does.
  * IPv6 clients are grouped by /64: one host usually owns a whole /64.
  */
-export function clientAddress(req: IncomingMessage, trusted: BlockList | undefined): string {
+export function clientAddress(req: Caller, trusted: BlockList | undefined): string {
   const peer = plain(req.socket.remoteAddress ?? 'unknown');
   let ip = peer;
   const isTrusted = (a: string) => trusted !== undefined && isIP(a) !== 0 && trusted.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
@@ -165,7 +165,7 @@ export function createRateLimiter(config: Config, logger: Logger): ApiRateLimite
   const { perMinute, bytesPerMinute, store, redisUrl } = config.rateLimit;
   const keyPrefix = config.rateLimitKeyPrefix;
   const trusted = trustedProxies(config.auth.trustedProxies);
-  const keyOf = (req: IncomingMessage, viewerId: string | null) => (viewerId !== null ? `user:${viewerId}` : `ip:${clientAddress(req, trusted)}`);
+  const keyOf = (req: Caller, viewerId: string | null) => (viewerId !== null ? `user:${viewerId}` : `ip:${clientAddress(req, trusted)}`);
   const spendDocument = bytesPerMinute > 0 ? documentBudget(bytesPerMinute, keyOf) : undefined;
   if (perMinute === 0) return { consume: undefined, tokens: undefined, spendDocument, close: () => Promise.resolve() };
 
@@ -263,7 +263,7 @@ export function createRateLimiter(config: Config, logger: Logger): ApiRateLimite
  * validating: that CPU is the instance's own, so a budget shared through Redis would only add a
  * round trip before every document (and a dependency) without protecting anything more.
  */
-function documentBudget(bytesPerMinute: number, keyOf: (req: IncomingMessage, viewerId: string | null) => string): DocumentBudget {
+function documentBudget(bytesPerMinute: number, keyOf: (req: Caller, viewerId: string | null) => string): DocumentBudget {
   const buckets = new ByteBuckets(bytesPerMinute, Math.min(bytesPerMinute, DOCUMENT_BURST_BYTES));
   return (req, viewerId, bytes) => {
     const waitMs = buckets.spend(keyOf(req, viewerId), bytes);

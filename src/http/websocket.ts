@@ -24,7 +24,7 @@ import { decodeJwt } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DomainError, RateLimited } from '../errors.ts';
-import { authenticateRequest, contextFor, type ContextDeps } from '../graphql/context.ts';
+import { authenticateRequest, contextFor, type Caller, type ContextDeps } from '../graphql/context.ts';
 import { ErrorCode, formatError as formatGraphQLError, isClientError, TOKEN_EXPIRED, withoutSuggestions } from '../graphql/errors.ts';
 import { refusalError, type DocumentPolicy } from '../graphql/persisted-documents.ts';
 import type { Logger } from '../logger.ts';
@@ -102,7 +102,10 @@ export interface LiveSockets {
 interface Connection {
   id: string;
   socket: WebSocket;
-  request: http.IncomingMessage;
+  /** What budgets read of the upgrade request (not the request: its headers and stream state stayed alive with the socket). */
+  request: Caller;
+  /** Which of the keep-alive rounds pings this socket. */
+  round: number;
   viewer: Viewer | undefined;
   expiry: NodeJS.Timeout | undefined;
   /** Operations of this socket open now (graphql-ws's own record: set at subscribe, gone at the end). */
@@ -111,8 +114,8 @@ interface Connection {
   refused: RateLimited | undefined;
   /** Stops reading from the socket for `seconds` (at most MAX_THROTTLE_MS): the user is over a budget. */
   throttle: (seconds: number) => void;
-  /** When each operation's subscribe message arrived, until its outcome is recorded (telemetry only). */
-  started: Map<string, number>;
+  /** When each operation's subscribe message arrived, until its outcome is recorded (telemetry only; made when first needed). */
+  started: Map<string, number> | undefined;
   /** This socket's `next` messages, each payload serialised once for all subscriptions that send it. */
   frames: NextFrames;
 }
@@ -124,7 +127,13 @@ function authorizationKey(params: Readonly<Record<string, unknown>> | undefined)
   return Object.keys(params).find((key) => key.toLowerCase() === 'authorization');
 }
 
+/** Each socket is pinged this often; one that has not answered the last ping by the next is cut. */
 const KEEPALIVE_MS = 12_000;
+/**
+ * The keep-alive timer's period: each tick pings one of KEEPALIVE_MS / KEEPALIVE_TICK_MS rounds of
+ * sockets, so that 18,000 sockets are not pinged in one turn of the event loop.
+ */
+const KEEPALIVE_TICK_MS = 500;
 /** Retry-After of an upgrade refused because the instance holds its maximum of sockets. */
 const FULL_RETRY_AFTER_SECONDS = 5;
 /**
@@ -205,9 +214,11 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   const { telemetry } = options;
   /** An operation's outcome, once: `ok` when its stream is set up, else the code the client got. */
   const record = (conn: Connection, id: string, outcome: string, operationName: string | null | undefined, args?: ExecutionArgs) => {
-    const startedAt = conn.started.get(id);
-    if (startedAt === undefined || !telemetry) return;
-    conn.started.delete(id);
+    const { started } = conn;
+    const startedAt = started?.get(id);
+    if (started === undefined || startedAt === undefined || !telemetry) return;
+    started.delete(id);
+    if (started.size === 0) conn.started = undefined;
     telemetry.operation(outcome, startedAt, operationName ?? undefined, args);
   };
 
@@ -265,13 +276,15 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       }
       mine.add(conn);
       conn.viewer = viewer;
+      // The token is read once, here: the payload (a copy of the token per socket) need not live on.
+      delete (ctx as { connectionParams?: unknown }).connectionParams;
       conn.subscriptions = () => Object.keys(ctx.subscriptions).length;
       scheduleExpiry(conn, header);
       return true;
     },
     onSubscribe(ctx, id, payload): ExecutionArgs | readonly GraphQLError[] {
       const conn = ctx.extra;
-      if (telemetry) conn.started.set(id, performance.now());
+      if (telemetry) (conn.started ??= new Map()).set(id, performance.now());
       // Budgets first, before any parsing: the operation count (shared with the user's HTTP
       // requests, checked as the message was taken off the queue), the user's subscriptions over
       // all their sockets (graphql-ws has recorded this one already); the bytes to parse below.
@@ -371,7 +384,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     onClose(ctx, code, reason) {
       const conn = ctx.extra;
       clearTimeout(conn.expiry);
-      conn.started.clear();
+      conn.started = undefined;
       if (conn.viewer) {
         const mine = byUser.get(conn.viewer.id);
         mine?.delete(conn);
@@ -398,8 +411,35 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     arm();
   }
 
+  /**
+   * Keep-alive, with one timer for all sockets: each tick pings the sockets of one round, and cuts
+   * those that did not answer that round's last ping, a whole KEEPALIVE_MS ago (a peer gone
+   * without a close). A timer and its closures per socket cost more than the socket's place here.
+   */
+  const rounds = Array.from({ length: Math.ceil(KEEPALIVE_MS / KEEPALIVE_TICK_MS) }, () => new Set<WebSocket>());
+  const unanswered = new Set<WebSocket>();
+  let round = 0;
+  const keepAlive = setInterval(() => {
+    round = (round + 1) % rounds.length;
+    for (const socket of rounds[round] ?? []) {
+      if (unanswered.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      unanswered.add(socket);
+      socket.ping();
+    }
+  }, KEEPALIVE_TICK_MS);
+  keepAlive.unref();
+  function answered(this: WebSocket): void {
+    unanswered.delete(this);
+  }
+
   wss.on('connection', (socket: WebSocket, request: http.IncomingMessage) => {
     sockets.add(socket);
+    // Its first ping a whole period from now: the round that was just pinged.
+    rounds[round]?.add(socket);
+    socket.on('pong', answered);
     // Messages wait in a queue and are handled one per turn of the event loop (see pump below).
     const queue: Buffer[] = [];
     let pumping = false;
@@ -407,15 +447,17 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     const resumeIfDue = () => {
       if (throttled === undefined && queue.length <= MAX_QUEUED_MESSAGES / 4 && socket.isPaused) socket.resume();
     };
+    const forwarded = request.headers['x-forwarded-for'];
     const conn: Connection = {
       id: randomUUID(),
       socket,
-      request,
+      request: { headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded }, socket: request.socket },
+      round,
       viewer: undefined,
       expiry: undefined,
       subscriptions: () => 0,
       refused: undefined,
-      started: new Map(),
+      started: undefined,
       frames: new NextFrames(),
       throttle: (seconds) => {
         // Whatever else the client sends waits in its own TCP buffers, at no cost here, until the budget has room again.
@@ -431,19 +473,6 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
         throttled.unref();
       },
     };
-
-    let alive = true;
-    socket.on('pong', () => (alive = true));
-    const keepAlive = setInterval(() => {
-      // A peer that did not answer the last ping in a whole interval is gone without a close.
-      if (!alive) {
-        socket.terminate();
-        return;
-      }
-      alive = false;
-      socket.ping();
-    }, KEEPALIVE_MS);
-    keepAlive.unref();
 
     socket.on('error', (err) => logger.debug({ err, connectionId: conn.id }, 'WebSocket error'));
     const closed = server.opened(
@@ -474,7 +503,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
               for (let data = queue.shift(); data !== undefined; data = queue.shift()) {
                 resumeIfDue();
                 if (conn.viewer && options.context.rateLimit) {
-                  await options.context.rateLimit(request, conn.viewer.id).catch((err: unknown) => {
+                  await options.context.rateLimit(conn.request, conn.viewer.id).catch((err: unknown) => {
                     if (!(err instanceof RateLimited)) throw err;
                     conn.refused = err;
                     conn.throttle(err.retryAfterSeconds);
@@ -506,7 +535,8 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
       conn,
     );
     socket.once('close', (code, reason) => {
-      clearInterval(keepAlive);
+      rounds[conn.round]?.delete(socket);
+      unanswered.delete(socket);
       clearTimeout(throttled);
       queue.length = 0;
       sockets.delete(socket);
@@ -567,6 +597,7 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
     stop() {
       return (stopped ??= (async () => {
         stopping = true;
+        clearInterval(keepAlive);
         options.httpServer.off('upgrade', onUpgrade);
         // ws sends the close frame after whatever is already queued on the socket.
         for (const socket of sockets) close(socket, CloseCode.GOING_AWAY, 'server shutting down');
