@@ -68,45 +68,76 @@ export function sharedSubscribe(delivered?: DeliveryObserver) {
   return async (args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult, void, void> | ExecutionResult> => {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
-    const iterator = source[Symbol.asyncIterator]();
-    let sent: { rootValue: unknown } | undefined;
-    const close = async () => {
-      await iterator.return?.();
-    };
-    const stream: AsyncGenerator<ExecutionResult, void, void> = {
-      async next() {
-        if (sent) delivered?.(sent.rootValue, args);
-        sent = undefined;
-        const step = await iterator.next();
-        if (step.done) return { done: true, value: undefined };
-        try {
-          const result = await executeEvent(args, step.value);
-          sent = { rootValue: step.value };
-          return { done: false, value: result };
-        } catch (err) {
-          await close().catch(() => {});
-          throw err;
-        }
+    return new SharedStream(source[Symbol.asyncIterator](), args, delivered);
+  };
+}
+
+/** No event sent since the last `next()`. */
+const NONE = Symbol('none');
+
+/**
+ * One subscription's stream of results (see sharedSubscribe). A class, not an object of closures
+ * around an async generator: every open subscription holds one, waiting, for as long as it lasts,
+ * and the methods on a prototype and a pending promise cost a fraction of closures and a
+ * suspended async function each.
+ */
+class SharedStream implements AsyncGenerator<ExecutionResult, void, void> {
+  readonly #iterator: AsyncIterator<unknown>;
+  readonly #args: ExecutionArgs;
+  readonly #delivered: DeliveryObserver | undefined;
+  /** The source event whose result was handed out last, until the next `next()` says it was written. */
+  #sent: unknown = NONE;
+
+  constructor(iterator: AsyncIterator<unknown>, args: ExecutionArgs, delivered: DeliveryObserver | undefined) {
+    this.#iterator = iterator;
+    this.#args = args;
+    this.#delivered = delivered;
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult, void>> {
+    if (this.#sent !== NONE) this.#delivered?.(this.#sent, this.#args);
+    this.#sent = NONE;
+    // As an async function would: a source that throws rejects the read instead.
+    const step = new Promise<IteratorResult<unknown>>((resolve) => resolve(this.#iterator.next()));
+    return step.then((event) => (event.done ? { done: true, value: undefined } : this.#execute(event.value)));
+  }
+
+  #execute(rootValue: unknown): Promise<IteratorResult<ExecutionResult, void>> {
+    return executeEvent(this.#args, rootValue).then(
+      (result) => {
+        this.#sent = rootValue;
+        return { done: false, value: result };
       },
-      async return() {
-        sent = undefined;
-        await close();
-        return { done: true, value: undefined };
-      },
-      async throw(err: unknown) {
-        sent = undefined;
-        await close();
+      async (err: unknown) => {
+        await this.#close().catch(() => {});
         throw err;
       },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-      async [Symbol.asyncDispose]() {
-        await close();
-      },
-    };
-    return stream;
-  };
+    );
+  }
+
+  async #close(): Promise<void> {
+    await this.#iterator.return?.();
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult, void>> {
+    this.#sent = NONE;
+    await this.#close();
+    return { done: true, value: undefined };
+  }
+
+  async throw(err: unknown): Promise<IteratorResult<ExecutionResult, void>> {
+    this.#sent = NONE;
+    await this.#close();
+    throw err;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#close();
+  }
 }
 
 const PLACEHOLDER = '\u0000next ';
@@ -136,7 +167,10 @@ export class NextFrames {
     if (payload === undefined) payloads.set(result, (payload = JSON.stringify(result)));
     const placeholder = `${PLACEHOLDER}${++this.#count}`;
     // A rope of three strings: the payload is not copied until the socket writes it.
-    (this.#pending ??= new Map()).set(JSON.stringify({ id, type: 'next', payload: placeholder }), `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
+    (this.#pending ??= new Map()).set(
+      JSON.stringify({ id, type: 'next', payload: placeholder }),
+      `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`,
+    );
     return { toJSON: () => placeholder };
   }
 

@@ -423,16 +423,7 @@ class Subscriber {
     this.ownerId = ownerId;
     this.position = position;
     this.#onEnd = onEnd;
-    this.stream = {
-      next: () => this.#next(),
-      return: () => {
-        this.end();
-        return Promise.resolve({ done: true, value: undefined });
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    this.stream = new SubscriberStream(this);
   }
 
   /** Whether a catch-up read may add events. */
@@ -484,7 +475,7 @@ class Subscriber {
     }
   }
 
-  #next(): Promise<IteratorResult<TaskEventRecord>> {
+  next(): Promise<IteratorResult<TaskEventRecord>> {
     const event = this.#queue.shift();
     if (event) return Promise.resolve({ done: false, value: event });
     if (this.#error !== undefined) {
@@ -507,5 +498,30 @@ class Subscriber {
       this.#waiting = undefined;
       resolve({ done: true, value: undefined });
     }
+  }
+}
+
+/**
+ * What a subscriber hands out: its reads and its end, nothing of its bookkeeping. A class (methods
+ * on its prototype), not an object of closures: every open subscription holds one.
+ */
+class SubscriberStream implements TaskEventStream {
+  readonly #subscriber: Subscriber;
+
+  constructor(subscriber: Subscriber) {
+    this.#subscriber = subscriber;
+  }
+
+  next(): Promise<IteratorResult<TaskEventRecord>> {
+    return this.#subscriber.next();
+  }
+
+  return(): Promise<IteratorResult<TaskEventRecord>> {
+    this.#subscriber.end();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
