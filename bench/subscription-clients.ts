@@ -119,7 +119,10 @@ async function openAll(task: ClientsOpen): Promise<void> {
       ws.on('close', (code, reason) => {
         open.delete(ws);
         if (ackedHere) {
-          if (!stopping) closedEarly++;
+          if (!stopping) {
+            closedEarly++;
+            if (errors.length < 3) errors.push(`socket ${index} closed by the server: ${code} ${reason.toString()}`);
+          }
           return;
         }
         // Closed before the acknowledgement: 1013 (try again later) and the like are retried.

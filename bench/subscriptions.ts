@@ -240,6 +240,7 @@ async function main(): Promise<void> {
   let unexpected = 0;
   let closedEarly = 0;
   let errorsSeen = 0;
+  let clientMessages = 0;
   // Off for the SQL measurement at the end, whose updates are heard too.
   let counting = true;
   const primed = new Set<number>(); // sockets that heard their user's prime update
@@ -293,7 +294,7 @@ async function main(): Promise<void> {
     child.on('message', (report: ClientsReport) => {
       if (report.type === 'events') {
         for (const [s, title, at] of report.heard) onEvent(s, title, at);
-        for (const e of report.errors) if (errorsSeen + unexpected < 5) log(`client saw: ${e}`);
+        for (const e of report.errors) if (clientMessages++ < 10) log(`client saw: ${e}`);
         unexpected += report.unexpected;
         if (!stopping) closedEarly += report.closedEarly;
       } else if (report.type === 'progress') {
@@ -352,6 +353,10 @@ async function main(): Promise<void> {
     log(String(err));
   });
   const primedSockets = primed.size;
+  if (primedSockets < acked) {
+    const missing = Array.from({ length: sockets }, (_, i) => i).filter((i) => !primed.has(i));
+    log(`not primed: sockets ${missing.slice(0, 10).join(', ')} (of users ${missing.slice(0, 10).map(userOf).join(', ')})`);
+  }
   log(`${primedSockets} of ${acked} subscriptions in place`);
 
   // 6. Load at a fixed rate, HTTP timed beside it.
