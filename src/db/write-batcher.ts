@@ -49,7 +49,7 @@ export class WriteBatcher<T, R> {
     runMany: (shape: string, items: T[]) => Promise<Array<R | typeof ALONE>>;
     /** Whether a batch that failed with `err` wrote nothing, so that each of its items may be run alone. */
     retryAlone: (err: unknown) => boolean;
-    /** Told the size of every batch statement sent (1: a write sent alone). */
+    /** Told the size of every statement sent (1: a write sent alone, also one run alone after its batch). */
     onBatch?: (shape: string, size: number) => void;
   }) {
     this.#concurrency = Math.max(1, options.concurrency);
@@ -119,7 +119,10 @@ export class WriteBatcher<T, R> {
         this.#inFlight -= 1;
         this.#next();
         // After the slot is free: a write run alone may wait for a lock, within its statement's bounds.
-        for (const w of alone) this.#runOne(shape, w.item).then(w.resolve, w.reject);
+        for (const w of alone) {
+          this.#onBatch(shape, 1);
+          this.#runOne(shape, w.item).then(w.resolve, w.reject);
+        }
       });
   }
 
