@@ -12,6 +12,11 @@
  * `{ primed }` once every accepted subscription has heard an event. `{ expect: n }`: posts
  * `{ events, bytes, seconds, complete }` once every accepted subscription has heard `n` more
  * events (or after 60 s, or 5 s of quiet).
+ *
+ * workerData { kind: 'http-loops', url, token, query, loops, seconds }: `loops` loops each POST
+ * `query` again as soon as the last answer came, for `seconds`, ignoring Retry-After (as an
+ * attacker would); posts `{ started }` at once, then `{ answers, times }`: answers by HTTP status
+ * and error code, the latency of each answer (ms).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
@@ -34,10 +39,48 @@ interface FloodTask {
   query: string;
 }
 
+interface HttpLoopsTask {
+  kind: 'http-loops';
+  url: string;
+  token: string;
+  query: string;
+  loops: number;
+  seconds: number;
+}
+
 const tally = (map: Record<string, number>, key: string) => (map[key] = (map[key] ?? 0) + 1);
-const task = workerData as FloodTask | FanOutTask;
+const task = workerData as FloodTask | FanOutTask | HttpLoopsTask;
 if (task.kind === 'fan-out') await fanOut(task);
+else if (task.kind === 'http-loops') await httpLoops(task);
 else await flood(task);
+
+async function httpLoops(task: HttpLoopsTask) {
+  const answers: Record<string, number> = {};
+  const times: number[] = [];
+  parentPort!.postMessage({ started: true });
+  const until = Date.now() + task.seconds * 1000;
+  const loop = async () => {
+    while (Date.now() < until) {
+      const started = performance.now();
+      try {
+        const res = await fetch(task.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${task.token}` },
+          body: JSON.stringify({ query: task.query }),
+        });
+        const body = (await res.json().catch(() => ({}))) as { errors?: Array<{ extensions?: { code?: string } }> };
+        tally(answers, `${res.status}${body.errors ? ` ${body.errors[0]?.extensions?.code ?? 'error'}` : ''}`);
+        // A refusal answered at once: a moment's pause, so that this thread does not spin.
+        if (res.status === 429 || res.status === 503) await new Promise((r) => setTimeout(r, 20));
+      } catch (err) {
+        tally(answers, (err as Error).message);
+      }
+      times.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: task.loops }, loop));
+  parentPort!.postMessage({ answers, times });
+}
 
 async function fanOut(task: FanOutTask) {
   const refused: Record<string, number> = {};
