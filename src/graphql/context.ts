@@ -158,17 +158,34 @@ export function createContextFactory(deps: ContextDeps): RequestContexts {
  * subscription of a WebSocket (which authenticated once, at connection_init).
  */
 export function contextFor(deps: ContextDeps, viewer: Viewer | null, requestId: string): Context {
-  let logger: Logger | undefined;
-  return {
-    requestId,
-    // Made when first used (most requests log nothing of their own). Within its HTTP request's
-    // scope, every line already carries the request id (logger.ts's mixin): no child needed.
-    get logger() {
-      return (logger ??= logScope.getStore()?.requestId === requestId ? deps.logger : deps.logger.child({ requestId }));
-    },
-    viewer,
+  return new OperationContext(deps, viewer, requestId);
+}
+
+/**
+ * A class rather than an object literal: a literal with a getter is a dictionary (about 450 bytes
+ * more), and every open subscription holds its context for as long as it lasts.
+ */
+class OperationContext implements Context {
+  readonly requestId: string;
+  readonly viewer: Viewer | null;
+  readonly tasks: TaskService;
+  private readonly base: Logger;
+  private child: Logger | undefined;
+
+  constructor(deps: ContextDeps, viewer: Viewer | null, requestId: string) {
+    this.requestId = requestId;
+    this.viewer = viewer;
     // Every write is a single statement, so a request needs no EntityManager (no unit of work,
     // no identity map): the repository runs its queries on the ORM's Kysely directly.
-    tasks: new TaskService(deps.tasks, viewer, deps.changes),
-  };
+    this.tasks = new TaskService(deps.tasks, viewer, deps.changes);
+    this.base = deps.logger;
+  }
+
+  /**
+   * Made when first used (most requests log nothing of their own). Within its HTTP request's
+   * scope, every line already carries the request id (logger.ts's mixin): no child needed.
+   */
+  get logger(): Logger {
+    return (this.child ??= logScope.getStore()?.requestId === this.requestId ? this.base : this.base.child({ requestId: this.requestId }));
+  }
 }
