@@ -7,6 +7,7 @@ import { Migration20261215000000_task_change_log } from './Migration202612150000
 import { Migration20261216000000_task_usage } from './Migration20261216000000_task_usage.ts';
 import { Migration20261217000000_idempotency_key_owner } from './Migration20261217000000_idempotency_key_owner.ts';
 import { Migration20261218000000_open_task_indexes } from './Migration20261218000000_open_task_indexes.ts';
+import { Migration20261218000001_due_order_key } from './Migration20261218000001_due_order_key.ts';
 
 /**
  * Every migration, in order. Listed explicitly rather than discovered by glob so that the same
@@ -22,4 +23,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261216000000_task_usage', class: Migration20261216000000_task_usage },
   { name: 'Migration20261217000000_idempotency_key_owner', class: Migration20261217000000_idempotency_key_owner },
   { name: 'Migration20261218000000_open_task_indexes', class: Migration20261218000000_open_task_indexes },
+  { name: 'Migration20261218000001_due_order_key', class: Migration20261218000001_due_order_key },
 ];
