@@ -429,13 +429,28 @@ export function createLiveSockets(options: WebSocketOptions): LiveSockets {
   let round = 0;
   const keepAlive = setInterval(() => {
     round = (round + 1) % rounds.length;
+    const silent: WebSocket[] = [];
     for (const socket of rounds[round] ?? []) {
       if (unanswered.has(socket)) {
-        socket.terminate();
+        silent.push(socket);
         continue;
       }
       unanswered.add(socket);
       socket.ping();
+    }
+    // Judged once this turn's input is read: timers run before it, so after a stall longer than
+    // the period (a heap snapshot, a long collection) a pong already received is not read yet.
+    if (silent.length > 0) {
+      setImmediate(() => {
+        for (const socket of silent) {
+          if (unanswered.has(socket)) {
+            socket.terminate();
+          } else if (socket.readyState === socket.OPEN) {
+            unanswered.add(socket);
+            socket.ping();
+          }
+        }
+      });
     }
   }, KEEPALIVE_TICK_MS);
   keepAlive.unref();
