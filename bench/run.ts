@@ -23,7 +23,7 @@
  * Env: BENCH_DURATION (seconds per run, default 4), BENCH_ROUNDS (default 5), DATABASE_URL;
  * for profiling: BENCH_ONLY (a regular expression of operation names to run besides the floor),
  * BENCH_SERVER_NODE_ARGS, added after src/serve.sh's flags (`npm start -- <args>`; e.g. "--cpu-prof --cpu-prof-dir=bench/results/profile"),
- * BENCH_FLOOR_NODE_ARGS for the floor.
+ * BENCH_FLOOR_NODE_ARGS for the floor; BENCH_SERVER_ENV (K=V,K=V) adds variables to the server's environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -347,6 +347,13 @@ async function main(): Promise<void> {
     // does the work. What is compared here is the work; shedding is measured by bench/overload.ts.
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     OVERLOAD_MAX_DB_WAIT_MS: '0',
+    // BENCH_SERVER_ENV: more variables for the server (`K=V,K=V`), to compare settings.
+    ...Object.fromEntries(
+      (process.env['BENCH_SERVER_ENV'] ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    ),
   };
   // Started as the README says, in production (bench/production.ts): what the image runs.
   log('starting the server: npm start, NODE_ENV=production');
@@ -714,11 +721,21 @@ async function main(): Promise<void> {
   }
 }
 
+async function cleanUp(): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
+}
+
+// Interrupted (Ctrl-C, or killed by a script): stop the servers and the database it started, not leave them running.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping what the bench started`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
 main()
   .catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
-  });
+  .finally(cleanUp);
