@@ -327,6 +327,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     pageWaitMs = () => Math.max(tasks.pageWaitMs(), tasks.writeWaitMs());
     metrics?.watchWrites(() => tasks.writesWaiting());
+    metrics?.watchPages(() => tasks.pagesWaiting());
     const contextDeps = {
       tasks,
       verifier,

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { TasksDocument, type CreateTaskInput, type TaskFilter, type TaskOrder, type TaskPriority, type TasksQuery } from './generated/graphql.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { codes, execute, expectData } from './support/graphql.ts';
+import { eventually } from './support/poll.ts';
 import { parseSamples, valueOf, type Sample } from './support/prometheus.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { signUp, type TestUser } from './support/users.ts';
@@ -164,7 +165,8 @@ beforeAll(async () => {
   metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   // One page query in flight at a time (the default is 2): pages that arrive meanwhile wait, and
   // those of one shape are read together (see "pages asked for all at once").
-  server = await startServer({ METRICS_PORT: String(metricsPort), DB_PAGE_CONCURRENCY: '1' });
+  // A long statement bound: "pages asked for all at once" holds page reads on a table lock.
+  server = await startServer({ METRICS_PORT: String(metricsPort), DB_PAGE_CONCURRENCY: '1', DB_STATEMENT_TIMEOUT_MS: '60000' });
   owner = await signUp(server.url);
   const created = await createTasks(
     owner.token,
@@ -319,6 +321,20 @@ describe('cursors the list refuses with BAD_USER_INPUT', () => {
 });
 
 /** The server's page queries so far: how many, how many pages they read, how many read more than one. */
+/** Page reads waiting for a turn in the server now (its db_pages_waiting gauge). */
+async function pagesWaiting(): Promise<number> {
+  return valueOf(parseSamples(await (await fetch(metricsUrl)).text()), 'db_pages_waiting') ?? 0;
+}
+
+/** Statements of the server waiting on a lock, as PostgreSQL sees them (`client`'s own excluded). */
+async function waitingStatements(client: pg.Client): Promise<number> {
+  await client.query('select pg_stat_clear_snapshot()');
+  const { rows } = await client.query<{ n: number }>(
+    "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()",
+  );
+  return rows[0]?.n ?? 0;
+}
+
 async function pageQueries(): Promise<{ queries: number; pages: number; batched: number }> {
   const samples: Sample[] = parseSamples(await (await fetch(metricsUrl)).text());
   const queries = valueOf(samples, 'db_page_batch_size_count') ?? 0;
@@ -359,15 +375,40 @@ describe('pages asked for all at once', () => {
     }
     expect(requests.length).toBeGreaterThan(200);
 
-    // The same requests, all at once, the two users' interleaved.
+    // Batching, made to happen: while a lock holds the one page query in flight, the same page of
+    // two other users waits for a turn (db_pages_waiting says so), and then they are read together.
+    const third = await signUp(server.url);
+    const locker = new pg.Client({ connectionString: server.database.url });
+    await locker.connect();
+    const start = await pageQueries();
+    let held: Array<Promise<unknown>>;
+    try {
+      await locker.query('begin');
+      await locker.query('lock table task in access exclusive mode');
+      const first = expectData(server.graphqlUrl, TasksDocument, { first: PAGE_SIZE }, owner.token);
+      await eventually(async () => ((await waitingStatements(locker)) > 0 ? true : undefined), undefined, 'the first page to wait on the lock');
+      held = [first, ...[other, third].map((u) => expectData(server.graphqlUrl, TasksDocument, { first: PAGE_SIZE }, u.token))];
+      await eventually(async () => ((await pagesWaiting()) === 2 ? true : undefined), undefined, 'two pages waiting for a turn');
+    } finally {
+      await locker.query('commit').catch(() => {});
+      await locker.end();
+    }
+    await Promise.all(held);
+    const together = await pageQueries();
+    // Three pages: the one that waited on the lock alone, then the two that waited, in one query.
+    expect({ queries: together.queries - start.queries, pages: together.pages - start.pages, batched: together.batched - start.batched }).toEqual({
+      queries: 2,
+      pages: 3,
+      batched: 1,
+    });
+
+    // The same requests, all at once, the two users' interleaved: each gets exactly its own page,
+    // however the server groups them, and every page is read once.
     const order = requests.map((_, i) => i).sort((a, b) => (a % 7) - (b % 7) || a - b);
     const before = await pageQueries();
     const results = await Promise.all(order.map((i) => expectData(server.graphqlUrl, TasksDocument, requests[i]!.variables, requests[i]!.token)));
     const after = await pageQueries();
-    // Batching happened (the server's db_page_batch_size histogram): some query read several
-    // pages, so there were fewer queries than pages, and every page was read once.
-    expect({ pages: after.pages - before.pages, batched: after.batched - before.batched > 0 }).toEqual({ pages: requests.length, batched: true });
-    expect(after.queries - before.queries).toBeLessThan(requests.length);
+    expect(after.pages - before.pages).toBe(requests.length);
     const mismatches = results.flatMap((result, k) => {
       const { variables, expected } = requests[order[k]!]!;
       return JSON.stringify(result.tasks) === JSON.stringify(expected)

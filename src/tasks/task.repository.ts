@@ -440,6 +440,11 @@ export class TaskRepository {
     });
   }
 
+  /** Page reads waiting for their turn (DB_PAGE_CONCURRENCY in flight, or their user's share). */
+  pagesWaiting(): number {
+    return this.#pages.stats().waiting;
+  }
+
   /** Writes waiting for their turn to be sent (DB_WRITE_CONCURRENCY in flight). */
   writesWaiting(): number {
     return this.#writes.waiting();

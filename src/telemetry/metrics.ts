@@ -50,6 +50,8 @@ export interface Metrics {
   watchSockets(count: () => number): void;
   /** Counts task writes waiting for their turn at every scrape. */
   watchWrites(waiting: () => number): void;
+  /** Page reads waiting for their turn (db_pages_waiting). */
+  watchPages(waiting: () => number): void;
   /** The exposition text (Prometheus text format 0.0.4). */
   text(): Promise<string>;
   readonly contentType: string;
@@ -153,6 +155,15 @@ export function createMetrics(): Metrics {
       this.set(writesWaiting());
     },
   });
+  let pagesWaiting: () => number = () => 0;
+  new Gauge({
+    name: 'db_pages_waiting',
+    help: 'Page reads (Query.tasks) waiting for a turn, while DB_PAGE_CONCURRENCY page queries are in flight or their user has a share in flight; those of one shape go together when a turn comes.',
+    registers: [registry],
+    collect() {
+      this.set(pagesWaiting());
+    },
+  });
   let sockets: () => number = () => 0;
   new Gauge({
     name: 'graphql_ws_connections',
@@ -196,6 +207,9 @@ export function createMetrics(): Metrics {
     },
     watchWrites(waiting) {
       writesWaiting = waiting;
+    },
+    watchPages(waiting) {
+      pagesWaiting = waiting;
     },
     text: () => registry.metrics(),
     contentType: registry.contentType,
