@@ -29,7 +29,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -64,6 +64,27 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+}
+
+/** CPU seconds of each PostgreSQL process on the machine (the server's and the floor's backends), by PID. */
+function postgresCpuSeconds(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') byPid.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return byPid;
+}
+
+/** PostgreSQL's CPU seconds since `before` (a process that exited meanwhile is not counted). */
+function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of postgresCpuSeconds()) total += seconds - (before.get(pid) ?? 0);
+  return total;
 }
 
 function rssMiB(pid: number): number {
@@ -205,6 +226,9 @@ interface RunResult {
   p99: number;
   failures: number;
   cpuMsPerRequest: number;
+  /** PostgreSQL's CPU (all its processes) and this process's (autocannon and the checks), per request. */
+  pgCpuMsPerRequest: number;
+  clientCpuMsPerRequest: number;
   peakRssMiB: number;
   /** Responses by HTTP status. */
   statuses: Record<string, number>;
@@ -219,6 +243,8 @@ async function load(url: string, op: Operation, pid: number, userCount: number, 
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
   const cpuBefore = cpuSeconds(pid);
+  const pgBefore = postgresCpuSeconds();
+  const clientBefore = process.cpuUsage();
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -243,6 +269,8 @@ async function load(url: string, op: Operation, pid: number, userCount: number, 
     ],
   });
   const cpu = cpuSeconds(pid) - cpuBefore;
+  const pgCpu = postgresCpuSince(pgBefore);
+  const client = process.cpuUsage(clientBefore);
   clearInterval(sampler);
   const requests = result.requests.total;
   return {
@@ -255,6 +283,8 @@ async function load(url: string, op: Operation, pid: number, userCount: number, 
     failures: failures + result.non2xx + result.errors + result.timeouts,
     statuses: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([status, { count }]) => [status, count ?? 0])),
     cpuMsPerRequest: requests ? (cpu * 1000) / requests : 0,
+    pgCpuMsPerRequest: requests ? (pgCpu * 1000) / requests : 0,
+    clientCpuMsPerRequest: requests ? (client.user + client.system) / 1000 / requests : 0,
     peakRssMiB: Math.round(peak),
   };
 }
@@ -607,6 +637,8 @@ async function main(): Promise<void> {
       p50: mean(runs.map((r) => r.p50)),
       p99: mean(runs.map((r) => r.p99)),
       cpuMsPerRequest: mean(runs.map((r) => r.cpuMsPerRequest)),
+      pgCpuMsPerRequest: mean(runs.map((r) => r.pgCpuMsPerRequest)),
+      clientCpuMsPerRequest: mean(runs.map((r) => r.clientCpuMsPerRequest)),
       peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
       failures: runs.reduce((a, r) => a + r.failures, 0),
       requests: runs.reduce((a, r) => a + r.requests, 0),
@@ -632,11 +664,11 @@ async function main(): Promise<void> {
 
   const fmt = (n: number, d = 0) => n.toFixed(d);
   const lines = [
-    '| operation | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MiB | x floor req/s | x floor p99 | x floor RSS | failures |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| operation | req/s | p50 ms | p99 ms | CPU ms/req | PG CPU ms/req | client CPU ms/req | peak RSS MiB | x floor req/s | x floor p99 | x floor RSS | failures |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...table.map(
       (r) =>
-        `| ${r.operation} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.cpuMsPerRequest, 3)} | ${r.peakRssMiB} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.p99RatioToFloor, 2)} | ${fmt(r.rssRatioToFloor, 2)} | ${r.failures} |`,
+        `| ${r.operation} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.cpuMsPerRequest, 3)} | ${fmt(r.pgCpuMsPerRequest, 3)} | ${fmt(r.clientCpuMsPerRequest, 3)} | ${r.peakRssMiB} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.p99RatioToFloor, 2)} | ${fmt(r.rssRatioToFloor, 2)} | ${r.failures} |`,
     ),
     '',
     'Each server operation is compared with its floor, run just before it in every round: reads with',
