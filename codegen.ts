@@ -37,7 +37,7 @@ const config: CodegenConfig = {
         scalars: { ...scalars, DateTime: { input: 'Date', output: 'Date | string' } },
         contextType: '../context.ts#Context',
         mappers: {
-          Task: '../../tasks/task.model.ts#TaskRecord',
+          Task: '../../tasks/task.model.ts#TaskView',
           TaskConnection: '../../tasks/task.model.ts#TaskPage',
           TaskEdge: '../../tasks/task.model.ts#TaskEdgeRecord',
           TaskEvent: '../../tasks/task.feed.ts#TaskEventRecord',

@@ -138,23 +138,23 @@ describe('many users at once', () => {
 
 describe('Task.owner', () => {
   // The HTTP tests above cannot show a task of someone else (no query returns one): this is the
-  // field's own rule, on TaskService, which the resolver calls.
+  // field's own rule, on TaskService, through which every task reaches a client.
   it("is the user of the task's owner column, never merely whoever asks", () => {
     const viewer = { id: bob.id, email: bob.email, name: bob.name };
-    // owner() reads no data: it needs no repository.
+    // present() reads no data: it needs no repository.
     const service = new TaskService(null as unknown as TaskRepository, viewer);
     const row = {
       id: bobTask.id,
       title: 't',
       description: null,
       completed: false,
-      priority: 1,
+      priority: 'MEDIUM' as const,
       dueAt: null,
       createdAt: '',
       updatedAt: '',
       version: 1,
     };
-    expect(service.owner({ ...row, ownerId: bob.id })).toEqual(viewer);
-    expect(() => service.owner({ ...row, ownerId: alice.id })).toThrow(/of another owner/);
+    expect(service.present({ ...row, ownerId: bob.id }).owner).toEqual(viewer);
+    expect(() => service.present({ ...row, ownerId: alice.id })).toThrow(/of another owner/);
   });
 });

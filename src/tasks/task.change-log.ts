@@ -2,7 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import { prepareStatement } from '../db/connection.ts';
 import { databaseError } from '../db/errors.ts';
 import { fromSnapshot, progress, type FeedPosition } from './task.feed-position.ts';
-import type { TaskRecord } from './task.model.ts';
+import { priorityName, type TaskRecord } from './task.model.ts';
 
 export type TaskChangeKind = 'CREATED' | 'UPDATED' | 'DELETED';
 
@@ -170,7 +170,7 @@ export class TaskChangeLog {
               title: row.title,
               description: row.description,
               completed: row.completed,
-              priority: row.priority,
+              priority: priorityName(row.priority),
               dueAt: row.dueAt,
               createdAt: row.createdAt,
               updatedAt: row.updatedAt,

@@ -1,4 +1,4 @@
-import type { TaskOrder, TaskRecord } from './task.model.ts';
+import { priorityRank, type TaskOrder, type TaskRecord } from './task.model.ts';
 
 /**
  * The position of a task in one order: the values of the order's columns and the id that breaks
@@ -22,7 +22,8 @@ export function encodeCursor(order: TaskOrder, task: TaskRecord): string {
       value = [order, task.dueAt, task.id];
       break;
     case 'PRIORITY_DESC':
-      value = [order, task.priority, task.createdAt, task.id];
+      // The stored rank, which the order compares (the cursor's position).
+      value = [order, priorityRank(task.priority), task.createdAt, task.id];
       break;
   }
   return Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -17,7 +17,7 @@ import { ALONE, WriteBatcher } from '../db/write-batcher.ts';
 import { QuotaExceeded } from '../errors.ts';
 import type { CursorPosition } from './task.cursor.ts';
 import type { TaskTables } from './task.entity.ts';
-import type { TaskFilterValues, TaskOrder, TaskRecord } from './task.model.ts';
+import { PRIORITY_NAMES, type TaskFilterValues, type TaskOrder, type TaskPriority, type TaskRecord } from './task.model.ts';
 
 type Db = Kysely<TaskTables>;
 type Eb = ExpressionBuilder<TaskTables, 'task'>;
@@ -27,6 +27,11 @@ type Eb = ExpressionBuilder<TaskTables, 'task'>;
 const iso = (column: 'due_at' | 'created_at' | 'updated_at') =>
   sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+// The priority leaves PostgreSQL by name (TaskRecord.priority), from the rank it is stored as (which
+// orders it): no resolver per task maps it on the way out.
+const PRIORITY_BY_RANK = sql.raw(`array[${PRIORITY_NAMES.map((name) => `'${name}'`).join(', ')}]::text[]`);
+const priorityName = (column: string) => sql<TaskPriority>`(${PRIORITY_BY_RANK})[${sql.ref(column)} + 1]`;
+
 /** The columns of a TaskRecord, only those, under their record names. */
 const columns = (eb: Eb) => [
   'id' as const,
@@ -34,7 +39,7 @@ const columns = (eb: Eb) => [
   'title' as const,
   'description' as const,
   'completed' as const,
-  'priority' as const,
+  priorityName('priority').as('priority'),
   iso('due_at').as('dueAt'),
   iso('created_at').as('createdAt'),
   iso('updated_at').as('updatedAt'),
@@ -238,7 +243,8 @@ const ORDER_BY: Record<TaskOrder, ReturnType<typeof sql.raw>> = {
   CREATED_AT_DESC: sql.raw('created_at desc, id desc'),
   CREATED_AT_ASC: sql.raw('created_at asc, id asc'),
   DUE_AT_ASC: sql.raw(`${DUE_KEY} asc, id asc`),
-  PRIORITY_DESC: sql.raw('priority desc, created_at desc, id desc'),
+  // Qualified: the output column "priority" is the name, and ORDER BY would sort by it.
+  PRIORITY_DESC: sql.raw('task.priority desc, created_at desc, id desc'),
 };
 
 /** One page request: its values, and its query with those values in slots or in batch columns. */
@@ -347,7 +353,7 @@ const RETURNED = sql.join([
   sql`t.title`,
   sql`t.description`,
   sql`t.completed`,
-  sql`t.priority`,
+  sql`${priorityName('t.priority')} as priority`,
   ...(['due_at', 'created_at', 'updated_at'] as const).map(
     (c) =>
       sql`to_char(${sql.ref(`t.${c}`)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${sql.id({ due_at: 'dueAt', created_at: 'createdAt', updated_at: 'updatedAt' }[c])}`,

@@ -1,7 +1,6 @@
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import type { Resolvers } from '../graphql/generated/resolvers-types.ts';
 import { encodeCursor } from './task.cursor.ts';
-import { priorityName } from './task.model.ts';
 import type { TaskEventRecord } from './task.feed.ts';
 
 /** Thin: read the arguments, call the service, return. Rules live in TaskService. */
@@ -23,10 +22,11 @@ export const taskResolvers: Resolvers = {
       resolve: (event: TaskEventRecord) => event,
     },
   },
-  Task: {
-    priority: (task) => priorityName(task.priority),
-    // From the task's owner column (TaskService.owner), not from who is asking.
-    owner: (task, _args, { tasks }) => tasks.owner(task),
+  // Task has no resolvers: services return each task as clients see it (TaskView), its owner from
+  // its owner column (TaskService.present). An event's task is shared by the owner's subscribers:
+  // each gets a copy.
+  TaskEvent: {
+    task: (event, _args, { tasks }) => event.task && tasks.present({ ...event.task }),
   },
   TaskConnection: {
     edges: (page) => page.nodes.map((node) => ({ order: page.order, node })),

@@ -9,6 +9,7 @@ import {
   type TaskPage,
   type TaskRecord,
   type TaskUpdateInput,
+  type TaskView,
 } from './task.model.ts';
 import type { TaskEventRecord, TaskEventStream } from './task.feed.ts';
 import type { TaskChanges, TaskRepository } from './task.repository.ts';
@@ -52,21 +53,26 @@ export class TaskService {
   }
 
   /**
-   * The task's owner: the user of its owner column. Every query carries the owner in its WHERE, so
-   * that is always the viewer, whose current record is returned; a task of anyone else reaching
-   * here would be a bug, and fails (logged, masked) rather than show another account.
+   * The task as clients see it, with its owner: the user of its owner column. Every query carries
+   * the owner in its WHERE, so that is always the viewer, whose current record it gets; a task of
+   * anyone else reaching here would be a bug, and fails the request (logged, masked) rather than
+   * show another account. The record is completed in place, not copied (each read's records are
+   * its own): pass a copy of a record that is shared.
    */
-  owner(task: TaskRecord): UserRecord {
+  present(task: TaskRecord): TaskView {
     const viewer = this.#viewer;
     if (!viewer) throw new Unauthenticated();
-    if (task.ownerId !== viewer.id) throw new Error(`task ${task.id} of another owner reached its owner field`);
-    return viewer;
+    if (task.ownerId !== viewer.id) throw new Error(`task ${task.id} of another owner reached its presentation`);
+    const view = task as TaskRecord & { owner?: UserRecord };
+    view.owner = viewer;
+    return view as TaskView;
   }
 
-  async get(rawId: string): Promise<TaskRecord> {
+  async get(rawId: string): Promise<TaskView> {
     const ownerId = this.#ownerId();
     const id = valid.taskId('id', rawId);
-    return (await this.#repo.findOwned(ownerId, id)) ?? this.#missing(ownerId, id);
+    const task = await this.#repo.findOwned(ownerId, id);
+    return task ? this.present(task) : this.#missing(ownerId, id);
   }
 
   /**
@@ -87,7 +93,7 @@ export class TaskService {
     const eventsCursor = options.eventsCursor && this.#changes ? await this.#changes.present(ownerId) : null;
     const rows = await this.#repo.page(ownerId, filter, order, first + 1, position);
     let count: Promise<number> | undefined;
-    const nodes = rows.slice(0, first);
+    const nodes = rows.slice(0, first).map((row) => this.present(row));
     const [head, last] = [nodes[0], nodes.at(-1)];
     return {
       order,
@@ -104,7 +110,7 @@ export class TaskService {
     };
   }
 
-  async create(input: NewTaskInput): Promise<TaskRecord> {
+  async create(input: NewTaskInput): Promise<TaskView> {
     const ownerId = this.#ownerId();
     const created = await this.#repo.create(ownerId, {
       title: valid.title('input.title', input.title),
@@ -114,10 +120,10 @@ export class TaskService {
     });
     // The account was deleted after this request's token was checked.
     if (!created) throw new Unauthenticated('The account of this token no longer exists.');
-    return created;
+    return this.present(created);
   }
 
-  async update(rawId: string, input: TaskUpdateInput): Promise<TaskRecord> {
+  async update(rawId: string, input: TaskUpdateInput): Promise<TaskView> {
     const ownerId = this.#ownerId();
     const id = valid.taskId('id', rawId);
     // Everything is validated before anything is written.
@@ -130,7 +136,8 @@ export class TaskService {
     if (input.priority !== undefined) changes.priority = priorityRank(valid.notNull('input.priority', input.priority));
     if (input.dueAt !== undefined) changes.dueAt = input.dueAt === null ? null : valid.dateTime('input.dueAt', input.dueAt);
     const expectedVersion = input.expectedVersion == null ? undefined : valid.version('input.expectedVersion', input.expectedVersion);
-    return (await this.#repo.update(ownerId, id, changes, expectedVersion)) ?? this.#missing(ownerId, id);
+    const updated = await this.#repo.update(ownerId, id, changes, expectedVersion);
+    return updated ? this.present(updated) : this.#missing(ownerId, id);
   }
 
   async delete(rawId: string, rawExpectedVersion?: number | null): Promise<string> {

@@ -1,5 +1,5 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
-import type { TaskRecord, TaskPage, TaskEdgeRecord } from '../../tasks/task.model.ts';
+import type { TaskView, TaskPage, TaskEdgeRecord } from '../../tasks/task.model.ts';
 import type { TaskEventRecord } from '../../tasks/task.feed.ts';
 import type { UserRecord } from '../../users/user.model.ts';
 import type { Context } from '../context.ts';
@@ -574,7 +574,7 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Task: ResolverTypeWrapper<TaskRecord>;
+  Task: ResolverTypeWrapper<TaskView>;
   TaskConnection: ResolverTypeWrapper<TaskPage>;
   TaskEdge: ResolverTypeWrapper<TaskEdgeRecord>;
   TaskEvent: ResolverTypeWrapper<TaskEventRecord>;
@@ -599,7 +599,7 @@ export type ResolversParentTypes = {
   Query: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
-  Task: TaskRecord;
+  Task: TaskView;
   TaskConnection: TaskPage;
   TaskEdge: TaskEdgeRecord;
   TaskEvent: TaskEventRecord;
