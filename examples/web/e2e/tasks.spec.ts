@@ -222,7 +222,10 @@ function countEvents(page: Page): { readonly count: number } {
   return counter;
 }
 
-test("changes in one tab appear in the user's other tab within a second; another user gets none of them", async ({ page, context, browser }) => {
+// How fast a change reaches another tab is measured by bench/subscriptions.ts (p99 under 100 ms), not
+// here: a bound of a second failed on a busy machine (two CI runs at once, load average 14). These
+// tests check that it arrives live: over the tab's socket, with no list fetched to get it.
+test("changes in one tab appear live in the user's other tab; another user gets none of them", async ({ page, context, browser }) => {
   await signUp(page, 'Ada');
   const second = await context.newPage();
   await second.goto('/');
@@ -234,21 +237,23 @@ test("changes in one tab appear in the user's other tab within a second; another
     const graceEvents = countEvents(grace);
     await signUp(grace, 'Grace');
     await Promise.all([expect(live(page)).toBeVisible(), expect(live(second)).toBeVisible(), expect(live(grace)).toBeVisible()]);
+    // From here on each change reaches the other tab as an event: neither tab fetches its list again.
+    const lists = [countListRequests(page), countListRequests(second)];
 
-    // Timed from when the first tab shows the change (its own request has been answered).
     await addTask(page, 'Seen in both tabs');
-    await expect(task(second, 'Seen in both tabs')).toBeVisible({ timeout: 1_000 });
+    await expect(task(second, 'Seen in both tabs')).toBeVisible();
 
     await task(second, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' }).check();
     await expect(task(second, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' })).toBeChecked();
-    await expect(task(page, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' })).toBeChecked({ timeout: 1_000 });
+    await expect(task(page, 'Seen in both tabs').getByRole('checkbox', { name: 'Done' })).toBeChecked();
 
     await addTask(second, 'Deleted in the first tab');
-    await expect(task(page, 'Deleted in the first tab')).toBeVisible({ timeout: 1_000 });
+    await expect(task(page, 'Deleted in the first tab')).toBeVisible();
     await task(page, 'Deleted in the first tab').getByRole('button', { name: 'Delete' }).click();
     await expect(task(page, 'Deleted in the first tab')).toHaveCount(0);
-    await expect(task(second, 'Deleted in the first tab')).toHaveCount(0, { timeout: 1_000 });
+    await expect(task(second, 'Deleted in the first tab')).toHaveCount(0);
     await expect(second.getByRole('listitem')).toHaveText([/Seen in both tabs/]);
+    expect(lists.map((l) => l.count)).toEqual([0, 0]);
 
     // Grace's subscription works (her own change reaches her), yet none of Ada's five events did.
     expect(graceEvents.count).toBe(0);
@@ -279,8 +284,10 @@ test('live updates carry on once the token the tabs started with has expired', a
 
   // Each socket changed tokens on its own before this one expired (the server would have closed it).
   await waitUntilExpired(request, tokens[0]!);
+  const secondLists = countListRequests(second);
   await addTask(page, 'After the first token');
-  await expect(task(second, 'After the first token')).toBeVisible({ timeout: 1_000 });
+  await expect(task(second, 'After the first token')).toBeVisible();
+  expect(secondLists.count).toBe(0);
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 
@@ -361,8 +368,10 @@ test('a subscription that ends with SERVICE_UNAVAILABLE is started again from wh
   await expect(task(second, 'Added while the subscription was down')).toBeVisible();
   await expect(live(second)).toBeVisible();
   // Live again: the new subscription delivers.
+  const secondLists = countListRequests(second);
   await addTask(page, 'Added after it came back');
-  await expect(task(second, 'Added after it came back')).toBeVisible({ timeout: 1_000 });
+  await expect(task(second, 'Added after it came back')).toBeVisible();
+  expect(secondLists.count).toBe(0);
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
 
@@ -478,7 +487,7 @@ test('a tab whose connection drops for a few seconds resumes from its last event
 
   // And it is live from there on.
   await addTask(second, 'After the return');
-  await expect(task(page, 'After the return')).toBeVisible({ timeout: 1_000 });
+  await expect(task(page, 'After the return')).toBeVisible();
   expect(listRequests.count).toBe(0);
   await expect(page.getByRole('alert')).toHaveCount(0);
 });
@@ -520,7 +529,7 @@ test('a cursor the server no longer keeps (CURSOR_EXPIRED) makes the tab fetch i
   await expect.poll(() => subscribed.length).toBe(2);
   await expect(live(second)).toBeVisible();
   await addTask(page, 'Made after the refusal');
-  await expect(task(second, 'Made after the refusal')).toBeVisible({ timeout: 1_000 });
+  await expect(task(second, 'Made after the refusal')).toBeVisible();
   expect(listRequests.count).toBe(2);
   await expect(second.getByRole('alert')).toHaveCount(0);
 });
