@@ -44,10 +44,14 @@ async function run(seed: number): Promise<{ problems: string[]; rows: number; ev
   const problems: string[] = [];
   let writing = true;
   let events = 0;
+  // The run is counted in writers' steps, not in time: a busy machine makes it slower, not shorter.
+  // (It ran for 400 ms, and under two CI runs at once its writers managed 42 rows.)
+  const STEPS = 200;
+  let steps = 0;
 
   async function writer(): Promise<void> {
     const open: number[] = [];
-    while (writing) {
+    for (let step = 0; step < STEPS; step++, steps++) {
       const action = rnd();
       if (action < 0.25 || open.length === 0) open.push(db.begin());
       else if (action < 0.6) {
@@ -62,7 +66,9 @@ async function run(seed: number): Promise<{ problems: string[]; rows: number; ev
   }
 
   async function subscriber(n: number, owner: string): Promise<void> {
-    await new Promise((r) => setTimeout(r, rnd() * 350));
+    // Starts at a random point of the writing, whatever the machine's speed.
+    const startAt = Math.floor(rnd() * STEPS * 3 * 0.85);
+    while (steps < startAt) await pause(3);
     const before = new Set(db.committed);
     let stream: TaskEventStream = await feed.subscribe(owner);
     const started = new Set(db.committed);
@@ -113,10 +119,8 @@ async function run(seed: number): Promise<{ problems: string[]; rows: number; ev
   }
 
   const subscribers = Array.from({ length: 30 }, (_, n) => subscriber(n, owners[n % 2]!));
-  const writers = [writer(), writer(), writer()];
-  await new Promise((r) => setTimeout(r, 400));
+  await Promise.all([writer(), writer(), writer()]);
   writing = false;
-  await Promise.all(writers);
   await Promise.all(subscribers);
   await feed.stop();
   return { problems: [...new Set(problems)], rows: db.rows.length, events };
