@@ -177,10 +177,10 @@ describe("Batcher: each user's fair share", () => {
     await expect(b).resolves.toBe(40);
     calls[0]!.finish();
     await settle();
-    expect(calls.map((c) => c.items)).toEqual([[1], [4], [2]]);
+    // Then her waiting requests go, in her one slot: together, as nobody else's are waiting.
+    expect(calls.map((c) => c.items)).toEqual([[1], [4], [2, 3]]);
+    expect(batcher.stats()).toEqual({ inFlight: 1, users: 1, waiting: 0 });
     calls[2]!.finish();
-    await settle();
-    calls[3]!.finish();
     expect(await Promise.all(a)).toEqual([10, 20, 30]);
     expect(batcher.stats()).toEqual({ inFlight: 0, users: 0, waiting: 0 });
   });

@@ -12,7 +12,10 @@ import { performance } from 'node:perf_hooks';
  * Fair shares (issue 19): one user's requests are in flight in at most `perUser` queries' worth
  * (half the slots, at least 1), so one user's slow reads leave the other slots to everyone else;
  * their next request waits for one of their own to come back, while the other users' requests go
- * ahead of it. Shapes take turns: after a batch, the shape that has waited longest goes next.
+ * ahead of it. A batch carries at most each user's share of requests, except a batch that is one
+ * user's alone: it carries all of that user's waiting requests of its shape (up to `maxBatch`),
+ * still in that user's one query. Shapes take turns: after a batch, the shape that has waited
+ * longest goes next.
  *
  * A slow user is not batched with others: a query that fails on the statement timeout (`isTimeout`)
  * with several users in it is read again user by user, so the others get their pages and the one
@@ -150,6 +153,19 @@ export class Batcher<T, R> {
         taken.set(w.user, (taken.get(w.user) ?? 0) + 1);
       } else {
         left.push(w);
+      }
+    }
+    // A batch of one user's request and nobody else's (no other user's request of this shape could
+    // go) takes the rest of that user's waiting requests of this shape, up to maxBatch: they are read
+    // in the one query their share holds anyway, so the other slots stay everyone else's, and a user
+    // who is alone in asking is not read one page at a time while the server has room. (Not a slow
+    // user's, which go alone.) Each of them counts against the user's share until the query is back.
+    const [head] = batch;
+    if (head && batch.length === 1 && !this.#solo(head)) {
+      const rest = left.splice(0);
+      for (const w of rest) {
+        if (batch.length < this.#maxBatch && w.user === head.user && !this.#solo(w)) batch.push(w);
+        else left.push(w);
       }
     }
     // Done with this shape for now; whatever is left of it goes behind the other shapes.
