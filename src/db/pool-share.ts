@@ -7,8 +7,10 @@
  * until it failed (issue 21).
  *
  * Every repository method runs its statements through `run`, named by the user they are for (the
- * owner of the tasks, the viewer being looked up). A statement read or written for several users
- * at once (a batch of pages) counts once for each of them.
+ * owner of the tasks, the viewer being looked up), but for page reads without a search: the page
+ * batcher holds each user to their share of its slots (half of DB_PAGE_CONCURRENCY, one query with
+ * the default), and a user's waiting pages are read together in that query. A statement written
+ * for several users at once (a batch of writes) counts once for each of them.
  */
 export class PoolShare {
   readonly #perUser: number;

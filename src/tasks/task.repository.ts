@@ -538,7 +538,10 @@ export class TaskRepository {
       });
     }
     const request = { values: pageValues, order, build: (v: Value<PageSlot>) => query(v), alone: valueDependent(filter, order) };
-    return this.#for(ownerId, () => this.#pages.run(key, request, ownerId));
+    // Not through the owner's pool share: the page batcher holds each user to their share of its
+    // slots (one query in flight with the default, fewer connections than the pool share), and a
+    // user's waiting pages must reach it to be read together in that one query (see Batcher).
+    return guarded(this.#pages.run(key, request, ownerId));
   }
 
   #page(key: string, request: PageRequest): Promise<TaskRecord[]> {
