@@ -5,12 +5,12 @@
  * does not compile until the domain knows it).
  */
 
+import type { UserRecord } from '../users/user.model.ts';
+
 /** Orders a list can be read in; ties are broken by id. */
 export type TaskOrder = 'CREATED_AT_ASC' | 'CREATED_AT_DESC' | 'DUE_AT_ASC' | 'PRIORITY_DESC';
 /** How important a task is, by name. */
 export type TaskPriority = 'LOW' | 'MEDIUM' | 'HIGH';
-
-import type { UserRecord } from '../users/user.model.ts';
 
 /**
  * A task row as services and resolvers pass it around (plain data, not an ORM entity), with every
